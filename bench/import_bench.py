@@ -1,0 +1,191 @@
+"""Bulk import throughput, with its baselines measured in the same run.
+
+- ``ledger import``: the full path (parse, validate, apply every rule, write in
+  batches of 5,000 events per transaction);
+- ``app.save`` per case: the plain eventsourcing path, with the aggregates
+  already built (storage only), one transaction per case;
+- raw ``COPY``: psycopg 3 copying the same stored-event rows into a table of the
+  same shape (the physical limit). PostgreSQL only.
+
+Prints a table and appends a dated entry to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+
+from domain.case import Case
+from services.importer import import_lines, numbered
+from services.ledger import Ledger, offer
+from services.simulate import simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+
+
+def commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    return done.stdout.strip() or "uncommitted"
+
+
+def timed(action: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def lines_for(events: int) -> list[tuple[int, bytes | str]]:
+    """Whole simulated cases, at least ``events`` events in all."""
+    rows: list[str] = []
+    seed = 1
+    while len(rows) < events:
+        rows.extend(json.dumps(x) for x in simulate(2000, seed=seed, today=date(2026, 11, 1)))
+        seed += 1
+    return numbered(rows)
+
+
+def fresh_url(base: str, kind: str, workdir: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / f'bench-{uuid4().hex[:8]}.db'}"
+    schema = f"bench_{uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{base}?schema={schema}"
+
+
+def drop(url: str) -> None:
+    if "schema=" in url:
+        base, schema = url.split("?schema=")
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def build_cases(ledger: Ledger, lines: list[tuple[int, bytes | str]]) -> list[Case]:
+    from domain.interchange import parse_line
+
+    cases: dict[Any, Case] = {}
+    for _, text in lines:
+        parsed = parse_line(text)
+        cases[parsed.case_id] = offer(cases.get(parsed.case_id), parsed)
+    return list(cases.values())
+
+
+def raw_copy_rate(base: str, ledger: Ledger, cases: list[Case]) -> float:
+    rows = [ledger.mapper.to_stored_event(e) for case in cases for e in case.history]
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TEMP TABLE copy_baseline (originator_id uuid, originator_version int, "
+            "topic text, state bytea, notification_id bigserial, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        )
+
+        def copy() -> None:
+            with (
+                connection.transaction(),
+                connection.cursor() as cursor,
+                cursor.copy(
+                    "COPY copy_baseline (originator_id, originator_version, topic, state) "
+                    "FROM STDIN"
+                ) as copy_in,
+            ):
+                for row in rows:
+                    copy_in.write_row(
+                        (row.originator_id, row.originator_version, row.topic, row.state)
+                    )
+
+        return len(rows) / timed(copy)
+
+
+def run(kind: str, base: str, events: int, workdir: Path) -> dict[str, Any]:
+    lines = lines_for(events)
+    result: dict[str, Any] = {"store": kind, "events": len(lines)}
+    url = fresh_url(base, kind, workdir)
+    try:
+        with Ledger(url) as ledger:
+            seconds = timed(lambda: import_lines(ledger, lines))
+            result["ledger_import"] = len(lines) / seconds
+    finally:
+        drop(url)
+    url = fresh_url(base, kind, workdir)
+    try:
+        with Ledger(url) as ledger:
+            cases = build_cases(ledger, lines)
+            seconds = timed(lambda: [ledger.save(case) for case in cases])
+            result["plain_app_save"] = len(lines) / seconds
+            if kind == "postgres":
+                result["raw_copy"] = raw_copy_rate(base, ledger, cases)
+    finally:
+        drop(url)
+    return result
+
+
+def report(results: list[dict[str, Any]], pg_version: str) -> str:
+    stamp = datetime.now().isoformat(timespec="seconds")
+    out = [
+        f"### Bulk import - {stamp}",
+        "",
+        f"Machine: {machine()}; {pg_version}; commit {commit()}",
+        "",
+        "| store | events | ledger import (ev/s) | plain app.save per case (ev/s) "
+        "| raw COPY (ev/s) | import / app.save | import / COPY |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        copy = r.get("raw_copy")
+        vs_copy = f"{r['ledger_import'] / copy:.2f}" if copy else "n/a"
+        out.append(
+            f"| {r['store']} | {r['events']:,} | {r['ledger_import']:,.0f} "
+            f"| {r['plain_app_save']:,.0f} | {f'{copy:,.0f}' if copy else 'n/a'} "
+            f"| {r['ledger_import'] / r['plain_app_save']:.2f} "
+            f"| {vs_copy} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    args = parser.parse_args()
+    base = args.database_url.split("?")[0]
+    with psycopg.connect(base) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+        pg_version = f"PostgreSQL {row[0] if row else '?'}"
+    workdir = ROOT / "bench" / "out"
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = [run(kind, base, args.events, workdir) for kind in args.stores.split(",")]
+    text = report(results, pg_version)
+    print(text)
+    if not args.no_record:
+        with (ROOT / "BENCHMARKS.md").open("a") as file:
+            file.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()

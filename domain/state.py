@@ -1,0 +1,237 @@
+"""The state of a case as a left fold over its effective timeline.
+
+The fold is lenient: it never rejects anything (that is the rules' job, in
+``domain.rules``), so that any stored history can always be read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from domain import events as ev
+from domain.sicktime import Gap, SickClock
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    RECOVERED = "recovered"
+    CLOSED = "closed"
+
+
+class SecondTrackStatus(StrEnum):
+    NONE = "none"
+    RUNNING = "running"
+    PLACED = "placed"
+    ENDED = "ended"
+
+
+class WagePayment(StrEnum):
+    PAID = "paid"
+    SUSPENDED = "suspended"  # opschorting
+    STOPPED = "stopped"  # stopzetting
+
+
+@dataclass(frozen=True)
+class Sanction:
+    kind: ev.SanctionKind
+    imposed_on: date
+    ends_on: date
+
+
+@dataclass(frozen=True)
+class CaseState:
+    """What the file says about a case, derived from its effective events."""
+
+    case_id: UUID
+    employee_id: str
+    employer_id: str
+    sector: str | None
+    first_sick_day: date
+    status: CaseStatus = CaseStatus.OPEN
+    incapacity_percent: int = 100
+    recovered_on: date | None = None
+    gaps: tuple[Gap, ...] = ()
+    case_manager_id: str | None = None
+    goal: ev.Goal | None = None
+    second_track: SecondTrackStatus = SecondTrackStatus.NONE
+    second_track_started_on: date | None = None
+    wage_payment: WagePayment = WagePayment.PAID
+    sanction: Sanction | None = None
+    extension_weeks: int = 0
+    employment_ended: ev.EmploymentEndReason | None = None
+    wia_outcome: ev.WIAOutcome | None = None
+    closed_on: date | None = None
+    outcome: ev.CaseOutcome | None = None
+    last_event_type: str | None = None
+    last_event_on: date | None = None
+    event_count: int = 0
+    # The business dates of each kind of fact, for deadlines and reviews.
+    milestones: dict[str, tuple[date, ...]] = field(default_factory=dict)
+
+    @property
+    def clock(self) -> SickClock:
+        return SickClock(self.first_sick_day, self.gaps)
+
+    @property
+    def end_of_waiting_time(self) -> date:
+        return self.clock.end_of_waiting_time(self.extension_weeks)
+
+    @property
+    def end_of_wage_continuation(self) -> date:
+        """Week 104 moved by samentelling and extensions, or the sanction's end."""
+        if self.sanction is not None and self.sanction.ends_on > self.end_of_waiting_time:
+            return self.sanction.ends_on
+        return self.end_of_waiting_time
+
+    def counted_sick_days(self, on: date) -> int:
+        last = on
+        if self.status is CaseStatus.RECOVERED and self.recovered_on is not None:
+            last = min(on, self.recovered_on - timedelta(days=1))
+        if self.closed_on is not None:
+            last = min(last, self.closed_on)
+        return self.clock.counted_sick_days(last)
+
+    def to_json(self, on: date) -> dict[str, Any]:
+        return {
+            "case_id": str(self.case_id),
+            "employee_id": self.employee_id,
+            "employer_id": self.employer_id,
+            "sector": self.sector,
+            "status": self.status.value,
+            "first_sick_day": self.first_sick_day.isoformat(),
+            "incapacity_percent": self.incapacity_percent,
+            "counted_sick_days": self.counted_sick_days(on),
+            "recovered_on": _iso(self.recovered_on),
+            "case_manager_id": self.case_manager_id,
+            "goal": self.goal.value if self.goal else None,
+            "second_track": self.second_track.value,
+            "wage_payment": self.wage_payment.value,
+            "sanction": None
+            if self.sanction is None
+            else {
+                "kind": self.sanction.kind.value,
+                "imposed_on": self.sanction.imposed_on.isoformat(),
+                "ends_on": self.sanction.ends_on.isoformat(),
+            },
+            "extension_weeks": self.extension_weeks,
+            "end_of_wage_continuation": self.end_of_wage_continuation.isoformat(),
+            "employment_ended": self.employment_ended.value if self.employment_ended else None,
+            "wia_outcome": self.wia_outcome.value if self.wia_outcome else None,
+            "closed_on": _iso(self.closed_on),
+            "outcome": self.outcome.value if self.outcome else None,
+            "last_event_type": self.last_event_type,
+            "last_event_on": _iso(self.last_event_on),
+            "event_count": self.event_count,
+        }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+Transition = Callable[[CaseState, Any], CaseState]
+
+
+def _recovered(state: CaseState, event: ev.RecoveryReported) -> CaseState:
+    return replace(
+        state, status=CaseStatus.RECOVERED, recovered_on=event.occurred_on, incapacity_percent=0
+    )
+
+
+def _resumed(state: CaseState, event: ev.SicknessResumed) -> CaseState:
+    gaps = state.gaps
+    if state.recovered_on is not None:
+        gaps = (*gaps, Gap(state.recovered_on, event.occurred_on))
+    return replace(
+        state,
+        status=CaseStatus.OPEN,
+        recovered_on=None,
+        gaps=gaps,
+        incapacity_percent=event.incapacity_percent,
+    )
+
+
+def _sanction_shortened(state: CaseState, event: ev.WageSanctionShortened) -> CaseState:
+    if state.sanction is None:
+        return state
+    return replace(state, sanction=replace(state.sanction, ends_on=event.ends_on))
+
+
+TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
+    ev.PlanOfApproachAgreed: lambda s, e: replace(
+        s, goal=e.goal, case_manager_id=e.case_manager_id or s.case_manager_id
+    ),
+    ev.PlanEvaluated: lambda s, e: replace(s, goal=e.goal or s.goal),
+    ev.CaseManagerAppointed: lambda s, e: replace(s, case_manager_id=e.case_manager_id),
+    ev.WorkPartiallyResumed: lambda s, e: replace(s, incapacity_percent=e.incapacity_percent),
+    ev.RecoveryReported: _recovered,
+    ev.SicknessResumed: _resumed,
+    ev.SecondTrackStarted: lambda s, e: replace(
+        s, second_track=SecondTrackStatus.RUNNING, second_track_started_on=e.occurred_on
+    ),
+    ev.SecondTrackPlacement: lambda s, e: replace(s, second_track=SecondTrackStatus.PLACED),
+    ev.SecondTrackEnded: lambda s, e: replace(s, second_track=SecondTrackStatus.ENDED),
+    ev.WagePaymentSuspended: lambda s, e: replace(s, wage_payment=WagePayment.SUSPENDED),
+    ev.WagePaymentSuspensionLifted: lambda s, e: replace(s, wage_payment=WagePayment.PAID),
+    ev.WagePaymentStopped: lambda s, e: replace(s, wage_payment=WagePayment.STOPPED),
+    ev.WagePaymentResumed: lambda s, e: replace(s, wage_payment=WagePayment.PAID),
+    ev.WageSanctionImposed: lambda s, e: replace(
+        s, sanction=Sanction(e.kind, e.occurred_on, e.ends_on)
+    ),
+    ev.WageSanctionShortened: _sanction_shortened,
+    ev.WaitingTimeExtended: lambda s, e: replace(s, extension_weeks=s.extension_weeks + e.weeks),
+    ev.WIADecided: lambda s, e: replace(s, wia_outcome=e.outcome),
+    ev.EmploymentEnded: lambda s, e: replace(s, employment_ended=e.reason),
+    ev.CaseClosed: lambda s, e: replace(
+        s, status=CaseStatus.CLOSED, closed_on=e.occurred_on, outcome=e.outcome
+    ),
+}
+
+
+def initial_state(report: ev.SicknessReported) -> CaseState:
+    return CaseState(
+        case_id=report.originator_id,
+        employee_id=report.employee_id,
+        employer_id=report.employer_id,
+        sector=report.sector,
+        first_sick_day=report.first_sick_day,
+        incapacity_percent=report.incapacity_percent,
+    )
+
+
+def evolve(state: CaseState, event: ev.CaseEvent) -> CaseState:
+    """One step of the fold: the state after ``event``."""
+    transition = TRANSITIONS.get(type(event))
+    if transition is not None:
+        state = transition(state, event)
+    milestones = dict(state.milestones)
+    milestones[event.type] = (*milestones.get(event.type, ()), event.occurred_on)
+    return replace(
+        state,
+        milestones=milestones,
+        last_event_type=event.type,
+        last_event_on=event.occurred_on,
+        event_count=state.event_count + 1,
+    )
+
+
+def opening_report(timeline: Sequence[ev.CaseEvent]) -> ev.SicknessReported:
+    for event in timeline:
+        if isinstance(event, ev.SicknessReported):
+            return event
+    msg = "a case's timeline must contain its SicknessReported event"
+    raise ValueError(msg)
+
+
+def fold(timeline: Sequence[ev.CaseEvent]) -> CaseState:
+    """The state after every event of an effective timeline (see ``domain.timeline``)."""
+    report = opening_report(timeline)
+    state = initial_state(report)
+    for event in timeline:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,57 @@
+"""One setting chooses the store: ``LEDGER_DATABASE_URL``.
+
+- ``sqlite:///ledger.db`` (relative to the working directory; the default) or
+  ``sqlite:////absolute/path.db``;
+- ``postgresql://user[:password]@host[:port]/dbname[?schema=name&lock_timeout=5]``.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
+DEFAULT_LOCK_TIMEOUT_SECONDS = "5"  # stack.md: the library's default 0 waits forever
+
+
+class ConfigurationError(ValueError):
+    """A setting is wrong; the message says how to fix it."""
+
+
+def database_url() -> str:
+    return os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def eventsourcing_env(url: str) -> dict[str, str]:
+    """The eventsourcing settings for a database URL."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        if not path:
+            raise ConfigurationError(
+                f"LEDGER_DATABASE_URL {url!r} names no file; use sqlite:///ledger.db"
+            )
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": DEFAULT_LOCK_TIMEOUT_SECONDS,
+        }
+    if parts.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", [DEFAULT_LOCK_TIMEOUT_SECONDS])[0],
+            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise ConfigurationError(
+        f"LEDGER_DATABASE_URL {url!r} is not supported: use sqlite:///PATH "
+        "or postgresql://USER@HOST:PORT/DBNAME"
+    )

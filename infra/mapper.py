@@ -1,0 +1,70 @@
+"""Maps pydantic domain events to the library's stored events and back."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import BaseModel
+
+IDENTITY_FIELDS = {"originator_id", "originator_version"}
+
+
+class PydanticMapper(Mapper[UUID]):
+    """Like the library's ``Mapper``, for events that are pydantic models.
+
+    The state is the model's JSON form, so dates, enums and nested models need no
+    transcodings; ``class_version`` is stored when above 1 and old states are
+    upcast with the class's ``upcast_vN_vM`` methods before validation.
+    """
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        if not isinstance(domain_event, BaseModel):
+            return super().to_stored_event(domain_event)
+        state = domain_event.model_dump(mode="json", exclude=IDENTITY_FIELDS)
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        cls = resolve_topic(stored_event.topic)
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return super().to_domain_event(stored_event)
+        state = self.decode_state(stored_event)
+        from_version = state.pop("class_version", 1)
+        class_version = getattr(cls, "class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+            from_version += 1
+        state["originator_id"] = stored_event.originator_id
+        state["originator_version"] = stored_event.originator_version
+        return cast(DomainEventProtocol[UUID], cls.model_validate(state))
+
+    def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
+        data = stored_event.state
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            return cast(dict[str, Any], self.transcoder.decode(data))
+        except Exception as error:
+            msg = (
+                f"Failed to deserialise stored event {stored_event.topic} of "
+                f"{stored_event.originator_id} v{stored_event.originator_version}: {error}"
+            )
+            raise MapperDeserialisationError(msg) from error

@@ -1,0 +1,47 @@
+"""Queries the library's recorders do not offer, against their own tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+CHUNK = 1000
+
+
+def existing_aggregate_ids(recorder: ApplicationRecorder, ids: Iterable[UUID]) -> set[UUID]:
+    """Which of ``ids`` already have events, in one query per thousand ids."""
+    wanted = list(ids)
+    found: set[UUID] = set()
+    for start in range(0, len(wanted), CHUNK):
+        found |= _existing(recorder, wanted[start : start + CHUNK])
+    return found
+
+
+def _existing(recorder: ApplicationRecorder, ids: list[UUID]) -> set[UUID]:
+    if not ids:
+        return set()
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL(
+            "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
+        ).format(
+            schema=Identifier(recorder.datastore.schema or "public"),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (ids,))
+            return {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        marks = ",".join("?" * len(ids))
+        statement_text = (
+            f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
+            f"WHERE originator_id IN ({marks})"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement_text, [i.hex for i in ids])
+            return {UUID(row["originator_id"]) for row in cursor.fetchall()}
+    return {i for i in ids if recorder.select_events(i, limit=1)}

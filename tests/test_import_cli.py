@@ -1,0 +1,169 @@
+"""`ledger import` as a user runs it: validation, atomic refusal, idempotent re-import."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from services.cli import main
+from services.importer import import_lines, numbered
+from services.ledger import Ledger
+from tests.factories import every_event_type, jsonl, line, report
+
+D = date(2025, 3, 3)
+
+
+def _stored(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    capsys.readouterr()
+    assert main(["export"]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_bad_lines_are_reported_with_line_and_field_and_nothing_is_stored(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = every_event_type()
+    bad = report(uuid4(), D)
+    bad["data"]["first_sick_day"] = "2025-02-30"
+    unknown = line(uuid4(), "SicknessCelebrated", D)
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(good[:3]) + jsonl([bad]) + "\n" + "{not json\n" + jsonl([unknown]))
+    assert main(["import", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "line 4: data.first_sick_day: " in err
+    assert "line 6: line: not valid JSON" in err
+    assert "line 7: type: unknown event type" in err
+    assert "nothing was imported" in err
+    assert _stored(capsys) == []
+
+
+def test_a_rule_violation_refuses_the_whole_file(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_id = uuid4()
+    lines = [*every_event_type(), report(case_id, D), line(case_id, "SicknessResumed", D)]
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(lines))
+    assert main(["import", str(source), "--json"]) == 1
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["imported"] == 0
+    assert result["problems"][0]["line"] == len(lines)
+    assert result["problems"][0]["rule"] == "relapse_requires_recovery"
+    assert f"line {len(lines)}: type: " in captured.err
+    assert _stored(capsys) == []
+
+
+def test_reimport_appends_nothing_and_says_so(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    lines = every_event_type()
+    source.write_text(jsonl(lines))
+    assert main(["import", str(source), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["appended"], first["duplicates"], first["cases_opened"]) == (len(lines), 0, 1)
+    assert main(["import", str(source)]) == 0
+    assert f"{len(lines)} already stored (skipped)" in capsys.readouterr().out
+    assert len(_stored(capsys)) == len(lines)
+
+
+def test_an_event_id_reused_for_other_content_is_refused(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = every_event_type()
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(lines))
+    assert main(["import", str(source)]) == 0
+    changed = dict(lines[3], occurred_on="2024-02-20")
+    source.write_text(jsonl([changed]))
+    assert main(["import", str(source)]) == 1
+    assert "line 1: event_id: " in capsys.readouterr().err
+    assert len(_stored(capsys)) == len(lines)
+
+
+def test_import_adds_events_to_a_stored_case(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_id = uuid4()
+    first, rest = [report(case_id, D)], [line(case_id, "ReportedToOccupationalPhysician", D)]
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(first))
+    assert main(["import", str(source)]) == 0
+    capsys.readouterr()
+    source.write_text(jsonl(first + rest))
+    assert main(["import", str(source), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["appended"], summary["duplicates"], summary["cases_updated"]) == (1, 1, 1)
+
+
+def test_import_reads_standard_input(
+    use_database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = jsonl(every_event_type()).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    assert main(["import", "-", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["appended"] == 30
+
+
+def test_large_imports_report_progress_in_batches(database_url: str) -> None:
+    lines = [item for _ in range(40) for item in every_event_type()]
+    stages: list[tuple[str, int, int]] = []
+    with Ledger(database_url) as ledger:
+        summary = import_lines(
+            ledger,
+            numbered(jsonl(lines).splitlines()),
+            batch_size=500,
+            progress=lambda *args: stages.append(args),
+        )
+    assert summary.batches == 3
+    assert [s for s in stages if s[0] == "write"] == [
+        ("write", 500, 1200),
+        ("write", 1000, 1200),
+        ("write", 1200, 1200),
+    ]
+
+
+def test_the_installed_command_runs(tmp_path: Path) -> None:
+    ledger = Path(sys.executable).parent / "ledger"
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(every_event_type()))
+    env = {"LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [str(ledger), "import", str(source)], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "imported 30 events" in done.stdout
+
+
+def test_an_unreachable_store_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    assert main(["export"]) == 4
+    assert "Check LEDGER_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_an_unsupported_database_url_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "mysql://x")
+    assert main(["export"]) == 4
+    assert "use sqlite:///PATH or postgresql://" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["import", "export", "case", "simulate", "schema", "demo"])
+def test_every_command_explains_itself_with_an_example(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "example" in capsys.readouterr().out

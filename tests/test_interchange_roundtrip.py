@@ -1,0 +1,70 @@
+"""Import/export round trip through the CLI with every event type (issue 2), on both stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from domain.events import CATALOGUE
+from services.cli import main
+from tests.factories import every_event_type, jsonl
+
+
+def _export(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    capsys.readouterr()
+    assert main(["export", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_the_fixture_holds_every_event_type() -> None:
+    assert {item["type"] for item in every_event_type()} == set(CATALOGUE)
+
+
+def test_export_import_export_is_identical_with_every_event_type(
+    use_database: str,
+    new_database_url: Callable[[], str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(every_event_type()) + jsonl(every_event_type()))
+    assert main(["import", str(source)]) == 0
+    first = _export(capsys)
+    assert len(first.splitlines()) == 2 * len(CATALOGUE)
+    assert {json.loads(row)["type"] for row in first.splitlines()} == set(CATALOGUE)
+
+    exported = tmp_path / "exported.jsonl"
+    exported.write_text(first)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", new_database_url())
+    assert main(["import", str(exported)]) == 0
+    assert _export(capsys) == first
+
+
+def test_export_of_one_case_lists_its_events_in_recording_order(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = every_event_type()
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(lines) + jsonl(every_event_type()))
+    assert main(["import", str(source)]) == 0
+    out = _export(capsys, "--case", lines[0]["case_id"])
+    assert [json.loads(row)["event_id"] for row in out.splitlines()] == [
+        item["event_id"] for item in lines
+    ]
+
+
+def test_imported_line_keeps_its_recorded_at_and_data(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = every_event_type()
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(lines))
+    assert main(["import", str(source)]) == 0
+    exported = [json.loads(row) for row in _export(capsys).splitlines()]
+    for given, stored in zip(lines, exported, strict=True):
+        assert stored["recorded_at"] == given["recorded_at"]
+        assert {k: v for k, v in stored["data"].items() if k in given["data"]} == given["data"]
