@@ -134,62 +134,62 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-Transition = Callable[[CaseState, Any], CaseState]
+# A transition names the fields an event changes; ``evolve`` applies them in one step.
+Transition = Callable[[CaseState, Any], dict[str, Any]]
 
 
-def _recovered(state: CaseState, event: ev.RecoveryReported) -> CaseState:
-    return replace(
-        state, status=CaseStatus.RECOVERED, recovered_on=event.occurred_on, incapacity_percent=0
-    )
-
-
-def _resumed(state: CaseState, event: ev.SicknessResumed) -> CaseState:
+def _resumed(state: CaseState, event: ev.SicknessResumed) -> dict[str, Any]:
     gaps = state.gaps
     if state.recovered_on is not None:
         gaps = (*gaps, Gap(state.recovered_on, event.occurred_on))
-    return replace(
-        state,
-        status=CaseStatus.OPEN,
-        recovered_on=None,
-        gaps=gaps,
-        incapacity_percent=event.incapacity_percent,
-    )
+    return {
+        "status": CaseStatus.OPEN,
+        "recovered_on": None,
+        "gaps": gaps,
+        "incapacity_percent": event.incapacity_percent,
+    }
 
 
-def _sanction_shortened(state: CaseState, event: ev.WageSanctionShortened) -> CaseState:
+def _sanction_shortened(state: CaseState, event: ev.WageSanctionShortened) -> dict[str, Any]:
     if state.sanction is None:
-        return state
-    return replace(state, sanction=replace(state.sanction, ends_on=event.ends_on))
+        return {}
+    return {"sanction": replace(state.sanction, ends_on=event.ends_on)}
 
 
 TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
-    ev.PlanOfApproachAgreed: lambda s, e: replace(
-        s, goal=e.goal, case_manager_id=e.case_manager_id or s.case_manager_id
-    ),
-    ev.PlanEvaluated: lambda s, e: replace(s, goal=e.goal or s.goal),
-    ev.CaseManagerAppointed: lambda s, e: replace(s, case_manager_id=e.case_manager_id),
-    ev.WorkPartiallyResumed: lambda s, e: replace(s, incapacity_percent=e.incapacity_percent),
-    ev.RecoveryReported: _recovered,
+    ev.PlanOfApproachAgreed: lambda s, e: {
+        "goal": e.goal,
+        "case_manager_id": e.case_manager_id or s.case_manager_id,
+    },
+    ev.PlanEvaluated: lambda s, e: {"goal": e.goal or s.goal},
+    ev.CaseManagerAppointed: lambda s, e: {"case_manager_id": e.case_manager_id},
+    ev.WorkPartiallyResumed: lambda s, e: {"incapacity_percent": e.incapacity_percent},
+    ev.RecoveryReported: lambda s, e: {
+        "status": CaseStatus.RECOVERED,
+        "recovered_on": e.occurred_on,
+        "incapacity_percent": 0,
+    },
     ev.SicknessResumed: _resumed,
-    ev.SecondTrackStarted: lambda s, e: replace(
-        s, second_track=SecondTrackStatus.RUNNING, second_track_started_on=e.occurred_on
-    ),
-    ev.SecondTrackPlacement: lambda s, e: replace(s, second_track=SecondTrackStatus.PLACED),
-    ev.SecondTrackEnded: lambda s, e: replace(s, second_track=SecondTrackStatus.ENDED),
-    ev.WagePaymentSuspended: lambda s, e: replace(s, wage_payment=WagePayment.SUSPENDED),
-    ev.WagePaymentSuspensionLifted: lambda s, e: replace(s, wage_payment=WagePayment.PAID),
-    ev.WagePaymentStopped: lambda s, e: replace(s, wage_payment=WagePayment.STOPPED),
-    ev.WagePaymentResumed: lambda s, e: replace(s, wage_payment=WagePayment.PAID),
-    ev.WageSanctionImposed: lambda s, e: replace(
-        s, sanction=Sanction(e.kind, e.occurred_on, e.ends_on)
-    ),
+    ev.SecondTrackStarted: lambda s, e: {
+        "second_track": SecondTrackStatus.RUNNING,
+        "second_track_started_on": e.occurred_on,
+    },
+    ev.SecondTrackPlacement: lambda s, e: {"second_track": SecondTrackStatus.PLACED},
+    ev.SecondTrackEnded: lambda s, e: {"second_track": SecondTrackStatus.ENDED},
+    ev.WagePaymentSuspended: lambda s, e: {"wage_payment": WagePayment.SUSPENDED},
+    ev.WagePaymentSuspensionLifted: lambda s, e: {"wage_payment": WagePayment.PAID},
+    ev.WagePaymentStopped: lambda s, e: {"wage_payment": WagePayment.STOPPED},
+    ev.WagePaymentResumed: lambda s, e: {"wage_payment": WagePayment.PAID},
+    ev.WageSanctionImposed: lambda s, e: {"sanction": Sanction(e.kind, e.occurred_on, e.ends_on)},
     ev.WageSanctionShortened: _sanction_shortened,
-    ev.WaitingTimeExtended: lambda s, e: replace(s, extension_weeks=s.extension_weeks + e.weeks),
-    ev.WIADecided: lambda s, e: replace(s, wia_outcome=e.outcome),
-    ev.EmploymentEnded: lambda s, e: replace(s, employment_ended=e.reason),
-    ev.CaseClosed: lambda s, e: replace(
-        s, status=CaseStatus.CLOSED, closed_on=e.occurred_on, outcome=e.outcome
-    ),
+    ev.WaitingTimeExtended: lambda s, e: {"extension_weeks": s.extension_weeks + e.weeks},
+    ev.WIADecided: lambda s, e: {"wia_outcome": e.outcome},
+    ev.EmploymentEnded: lambda s, e: {"employment_ended": e.reason},
+    ev.CaseClosed: lambda s, e: {
+        "status": CaseStatus.CLOSED,
+        "closed_on": e.occurred_on,
+        "outcome": e.outcome,
+    },
 }
 
 
@@ -207,12 +207,12 @@ def initial_state(report: ev.SicknessReported) -> CaseState:
 def evolve(state: CaseState, event: ev.CaseEvent) -> CaseState:
     """One step of the fold: the state after ``event``."""
     transition = TRANSITIONS.get(type(event))
-    if transition is not None:
-        state = transition(state, event)
+    changes = transition(state, event) if transition is not None else {}
     milestones = dict(state.milestones)
     milestones[event.type] = (*milestones.get(event.type, ()), event.occurred_on)
     return replace(
         state,
+        **changes,
         milestones=milestones,
         last_event_type=event.type,
         last_event_on=event.occurred_on,
