@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.domain import BaseAggregate, create_utc_datetime_now
+from eventsourcing.domain import BaseAggregate, datetime_now_with_tzinfo
 from eventsourcing.utils import get_topic
 
 from domain import events as ev
@@ -80,7 +80,7 @@ class Case(BaseAggregate[UUID]):
             originator_topic=get_topic(cls),
             originator_id=case_id,
             originator_version=1,
-            timestamp=recorded_at or create_utc_datetime_now(),
+            timestamp=recorded_at or datetime_now_with_tzinfo(),
             event_id=event_id,
             occurred_on=occurred_on,
             actor=actor,
@@ -116,7 +116,7 @@ class Case(BaseAggregate[UUID]):
         event = event_class(
             originator_id=self.id,
             originator_version=self.version + 1,
-            timestamp=recorded_at or create_utc_datetime_now(),
+            timestamp=recorded_at or datetime_now_with_tzinfo(),
             event_id=event_id,
             occurred_on=occurred_on,
             actor=actor,

@@ -60,6 +60,7 @@ class CaseState:
     goal: ev.Goal | None = None
     second_track: SecondTrackStatus = SecondTrackStatus.NONE
     second_track_started_on: date | None = None
+    second_track_needed_on: date | None = None
     wage_payment: WagePayment = WagePayment.PAID
     sanction: Sanction | None = None
     extension_weeks: int = 0
@@ -183,6 +184,9 @@ TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
     ev.WageSanctionImposed: lambda s, e: {"sanction": Sanction(e.kind, e.occurred_on, e.ends_on)},
     ev.WageSanctionShortened: _sanction_shortened,
     ev.WaitingTimeExtended: lambda s, e: {"extension_weeks": s.extension_weeks + e.weeks},
+    ev.FirstYearEvaluationCompleted: lambda s, e: {
+        "second_track_needed_on": e.occurred_on if e.second_track_needed else None
+    },
     ev.WIADecided: lambda s, e: {"wia_outcome": e.outcome},
     ev.EmploymentEnded: lambda s, e: {"employment_ended": e.reason},
     ev.CaseClosed: lambda s, e: {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
@@ -157,3 +158,12 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
         line(cid, "EmploymentEnded", clock.end_of_week(101), reason="sick_out_of_service"),
         line(cid, "CaseClosed", clock.end_of_week(101), actor=manager, outcome="employment_ended"),
     ]
+
+
+def import_via_cli(folder: Path, lines: list[dict[str, Any]], *options: str) -> int:
+    """Write ``lines`` to a file and run ``ledger import`` on it, as a user would."""
+    from services.cli import main
+
+    source = folder / f"import-{uuid4().hex[:8]}.jsonl"
+    source.write_text(jsonl(lines))
+    return main(["import", str(source), *options])

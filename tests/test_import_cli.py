@@ -15,7 +15,7 @@ import pytest
 from services.cli import main
 from services.importer import import_lines, numbered
 from services.ledger import Ledger
-from tests.factories import every_event_type, jsonl, line, report
+from tests.factories import every_event_type, import_via_cli, jsonl, line, report
 
 D = date(2025, 3, 3)
 
@@ -79,12 +79,9 @@ def test_an_event_id_reused_for_other_content_is_refused(
     use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = every_event_type()
-    source = tmp_path / "in.jsonl"
-    source.write_text(jsonl(lines))
-    assert main(["import", str(source)]) == 0
+    assert import_via_cli(tmp_path, lines) == 0
     changed = dict(lines[3], occurred_on="2024-02-20")
-    source.write_text(jsonl([changed]))
-    assert main(["import", str(source)]) == 1
+    assert import_via_cli(tmp_path, [changed]) == 1
     assert "line 1: event_id: " in capsys.readouterr().err
     assert len(_stored(capsys)) == len(lines)
 

@@ -10,7 +10,7 @@ import pytest
 
 from domain.events import CATALOGUE
 from services.cli import main
-from tests.factories import every_event_type, jsonl
+from tests.factories import every_event_type, import_via_cli, jsonl
 
 
 def _export(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -61,9 +61,7 @@ def test_imported_line_keeps_its_recorded_at_and_data(
     use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = every_event_type()
-    source = tmp_path / "in.jsonl"
-    source.write_text(jsonl(lines))
-    assert main(["import", str(source)]) == 0
+    assert import_via_cli(tmp_path, lines) == 0
     exported = [json.loads(row) for row in _export(capsys).splitlines()]
     for given, stored in zip(lines, exported, strict=True):
         assert stored["recorded_at"] == given["recorded_at"]
