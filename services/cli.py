@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -18,6 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 
 from domain.case import Case
+from domain.deadlines import case_deadlines
 from domain.interchange import json_schema
 from infra.config import ConfigurationError
 from services.importer import ImportRejectedError, import_lines, numbered
@@ -115,6 +117,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--today", type=date.fromisoformat, help="last day of simulated events (default yesterday)"
     )
+
+    p = commands.add_parser(
+        "deadlines",
+        formatter_class=_Formatter,
+        help="the Poortwachter deadlines of a case",
+        description="Every deadline of a case as of a date (default today), with its due date,\n"
+        "status (done, done_late, open, overdue, not_applicable), the rule it comes\n"
+        "from and the rule set that governs the case.",
+        epilog="examples:\n  ledger deadlines --case 5b1c...e2\n"
+        "  ledger deadlines --case 5b1c...e2 --on 2026-03-01 --json",
+    )
+    p.add_argument("--case", type=UUID, required=True, metavar="ID")
+    p.add_argument("--on", type=date.fromisoformat, help="date YYYY-MM-DD (default today)")
+    p.add_argument("--known-at", type=_aware_datetime, help="ISO-8601 time with offset")
+    p.add_argument("--json", action="store_true", help="print JSON rows")
 
     commands.add_parser(
         "schema",
@@ -282,6 +299,31 @@ def _case_text(case: Case, as_of: date, known_at: datetime | None) -> str:
     return "\n".join(lines)
 
 
+def cmd_deadlines(args: argparse.Namespace) -> int:
+    with Ledger() as ledger:
+        case = ledger.get_case(args.case)
+    on = args.on or date.today()
+    rows = [
+        {
+            "case_id": str(case.id),
+            **asdict(row),
+            "due_on": row.due_on.isoformat(),
+            "done_on": row.done_on.isoformat() if row.done_on else None,
+            "status": row.status.value,
+        }
+        for row in case_deadlines(case.timeline(known_at=args.known_at), on)
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"deadlines of case {case.id} on {on.isoformat()}")
+    for row in rows:
+        late = f"  {row['days_late']} days late" if row["days_late"] else ""
+        done = f"  done {row['done_on']}" if row["done_on"] else ""
+        print(f"  {row['due_on']}  {row['deadline']:34}  {row['status']:14}{done}{late}")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     out = sys.stdout
     for line in simulate(args.cases, seed=args.seed, start=args.start, today=args.today):
@@ -326,6 +368,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "import": cmd_import,
     "export": cmd_export,
     "case": cmd_case,
+    "deadlines": cmd_deadlines,
     "simulate": cmd_simulate,
     "schema": cmd_schema,
     "demo": cmd_demo,

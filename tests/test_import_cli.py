@@ -156,7 +156,36 @@ def test_an_unsupported_database_url_is_a_clear_error(
     assert "use sqlite:///PATH or postgresql://" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["import", "export", "case", "simulate", "schema", "demo"])
+def test_deadlines_of_an_imported_case_as_json(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = every_event_type()
+    assert import_via_cli(tmp_path, lines) == 0
+    capsys.readouterr()
+    assert main(["deadlines", "--case", lines[0]["case_id"], "--on", "2024-03-01", "--json"]) == 0
+    rows = {row["deadline"]: row for row in json.loads(capsys.readouterr().out)}
+    analysis = rows["problem_analysis"]  # corrected to day 34, due day 42: on time
+    assert (analysis["status"], analysis["done_on"], analysis["due_on"]) == (
+        "done",
+        "2024-02-10",
+        "2024-02-18",
+    )
+    assert rows["uwv_notification"]["status"] == "open"
+    assert {
+        "case_id",
+        "deadline",
+        "due_on",
+        "status",
+        "done_on",
+        "days_late",
+        "rule",
+        "rule_set",
+    } <= set(analysis)
+
+
+@pytest.mark.parametrize(
+    "command", ["import", "export", "case", "deadlines", "simulate", "schema", "demo"]
+)
 def test_every_command_explains_itself_with_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
