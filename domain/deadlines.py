@@ -31,11 +31,14 @@ DueRule = Callable[[CaseState], date | None]  # None: the deadline does not aris
 
 @dataclass(frozen=True)
 class DeadlineRule:
+    """One deadline. For a recurring rule, ``due`` gives the date the first cycle counts
+    from, and each cycle is due ``recurring_days`` after the previous meeting event."""
+
     name: str
     due: DueRule
     met_by: type[ev.CaseEvent] | None  # None: a date, not a task
     source: str
-    recurring_days: int | None = None  # re-arises this many days after each meeting event
+    recurring_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,17 @@ class Deadline:
     days_late: int | None
     rule: str
     rule_set: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "deadline": self.deadline,
+            "due_on": self.due_on.isoformat(),
+            "status": self.status.value,
+            "done_on": self.done_on.isoformat() if self.done_on else None,
+            "days_late": self.days_late,
+            "rule": self.rule,
+            "rule_set": self.rule_set,
+        }
 
 
 def _week(n: int) -> DueRule:

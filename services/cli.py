@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -304,13 +303,7 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
         case = ledger.get_case(args.case)
     on = args.on or date.today()
     rows = [
-        {
-            "case_id": str(case.id),
-            **asdict(row),
-            "due_on": row.due_on.isoformat(),
-            "done_on": row.done_on.isoformat() if row.done_on else None,
-            "status": row.status.value,
-        }
+        {"case_id": str(case.id), **row.to_json()}
         for row in case_deadlines(case.timeline(known_at=args.known_at), on)
     ]
     if args.json:
