@@ -240,11 +240,37 @@ class PlanOfApproachAgreed(CaseEvent):
     case_manager_id: Reference | None = None
 
 
-class PlanEvaluated(CaseEvent):
-    """The plan of approach was evaluated and possibly adjusted - *evaluatie/bijstelling*."""
+class PlanAdjustment(StrEnum):
+    """What an evaluation changed in the plan of approach (*bijstelling*)."""
 
-    adjusted: bool = False
+    NONE = "none"
+    ACTIVITIES = "activities"
+    GOAL = "goal"
+
+
+class PlanEvaluated(CaseEvent):
+    """The plan of approach was evaluated and possibly adjusted - *evaluatie/bijstelling*.
+
+    Version 2 says what was adjusted; version 1 only said whether (``adjusted``).
+    """
+
+    class_version: ClassVar[int] = 2
+
+    adjustment: PlanAdjustment = PlanAdjustment.NONE
     goal: Goal | None = None
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """``adjusted: bool`` became ``adjustment``: a new goal means the goal changed."""
+        if "adjusted" not in state:
+            return
+        adjusted = state.pop("adjusted")
+        if not adjusted:
+            state["adjustment"] = PlanAdjustment.NONE.value
+        elif state.get("goal") is not None:
+            state["adjustment"] = PlanAdjustment.GOAL.value
+        else:
+            state["adjustment"] = PlanAdjustment.ACTIVITIES.value
 
 
 class CaseManagerAppointed(CaseEvent):
@@ -392,6 +418,13 @@ class EventRetracted(CaseEvent):
 
     retracts: UUID
     reason: Reason
+
+
+def upcast(event_class: type[CaseEvent], state: dict[str, Any], from_version: int) -> None:
+    """Bring a stored or imported ``state`` of ``from_version`` to the class's version."""
+    while from_version < event_class.class_version:
+        getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1
 
 
 CORRECTION_TYPES: tuple[type[CaseEvent], ...] = (EventCorrected, EventRetracted)

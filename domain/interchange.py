@@ -22,10 +22,11 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     create_model,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 
-from domain.events import CATALOGUE, ENVELOPE_FIELDS, Actor, CaseEvent
+from domain.events import CATALOGUE, ENVELOPE_FIELDS, Actor, CaseEvent, upcast
 
 SCHEMA_VERSION = 1
 
@@ -43,7 +44,35 @@ class InterchangeLine(BaseModel):
         default=None, description="When the ledger learned the fact; optional on import."
     )
     actor: Actor
+    class_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="Shape of ``data``; written when above 1. Older shapes are upcast.",
+    )
     data: BaseModel
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upcast_data(cls, value: Any) -> Any:
+        """Lines written in an older shape of their event type are read in the current one."""
+        if not isinstance(value, dict):
+            return value
+        event_class = CATALOGUE.get(value.get("type"))  # type: ignore[arg-type]
+        if event_class is None or event_class.class_version == 1:
+            return value
+        from_version = value.get("class_version")
+        from_version = 1 if from_version is None else from_version
+        data = value.get("data")
+        if not isinstance(from_version, int) or from_version < 1 or not isinstance(data, dict):
+            return value  # the field validators report it
+        if from_version > event_class.class_version:
+            msg = (
+                f"class_version {from_version} of {event_class.__name__} is newer than this "
+                f"ledger reads (up to {event_class.class_version}); upgrade the ledger"
+            )
+            raise ValueError(msg)
+        upcast(event_class, data := dict(data), from_version)
+        return {**value, "data": data, "class_version": event_class.class_version}
 
 
 def _data_model(event_class: type[CaseEvent]) -> type[BaseModel]:
@@ -129,15 +158,18 @@ def event_fields(line: InterchangeLine) -> dict[str, Any]:
 
 def to_line(event: CaseEvent) -> dict[str, Any]:
     """The interchange object of a stored event (export, feed)."""
-    return {
+    line: dict[str, Any] = {
         "event_id": str(event.event_id),
         "case_id": str(event.originator_id),
         "type": event.type,
         "occurred_on": event.occurred_on.isoformat(),
         "recorded_at": event.recorded_at.isoformat(),
         "actor": {"role": event.actor.role.value, "id": event.actor.id},
-        "data": event.payload(),
     }
+    if event.class_version > 1:
+        line["class_version"] = event.class_version
+    line["data"] = event.payload()
+    return line
 
 
 def dumps_line(event: CaseEvent) -> str:

@@ -46,8 +46,7 @@ class PydanticMapper(Mapper[UUID]):
             return super().to_domain_event(stored_event)
         state = self.decode_state(stored_event)
         from_version = state.pop("class_version", 1)
-        class_version = getattr(cls, "class_version", 1)
-        while from_version < class_version:
+        while from_version < getattr(cls, "class_version", 1):
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
         state["originator_id"] = stored_event.originator_id

@@ -152,7 +152,8 @@ def _evaluations(s: _Script, plan_on: date, until: date) -> None:
     rng = s.rng
     on = plan_on + timedelta(weeks=6)
     while on < until:
-        line = s.add("PlanEvaluated", on, ("case_manager", "cm-1"), adjusted=rng.random() < 0.3)
+        adjustment = "activities" if rng.random() < 0.3 else "none"
+        line = s.add("PlanEvaluated", on, ("case_manager", "cm-1"), adjustment=adjustment)
         if line and rng.random() < 0.03:
             s.add(
                 "EventRetracted",

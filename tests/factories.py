@@ -68,7 +68,7 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
     uwv = ("uwv", "uwv")
     analysis = line(cid, "ProblemAnalysisCompleted", at(35), actor=physician, prognosis="unclear")
     evaluation = line(
-        cid, "PlanEvaluated", at(87), actor=manager, adjusted=True, goal="adapted_own_work"
+        cid, "PlanEvaluated", at(87), actor=manager, adjustment="goal", goal="adapted_own_work"
     )
     clock = SickClock(d, (Gap(at(120), at(130)),))
     normal_end = clock.end_of_waiting_time(extension_weeks=4)
