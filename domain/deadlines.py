@@ -188,6 +188,37 @@ def rule_set_for(first_sick_day: date, rule_sets: Sequence[RuleSet] = RULE_SETS)
     return max(applicable, key=lambda rs: rs.effective_from)
 
 
+@dataclass(frozen=True)
+class DeadlineFact:
+    """A deadline as the case's facts fix it. Its status follows from the day asked
+    about (``as_of``), so a read model can store facts and answer for any later day."""
+
+    deadline: str
+    cycle: int  # 0, or the n-th round of a recurring deadline
+    due_on: date
+    done_on: date | None
+    lapsed: bool  # the case closed or recovered on or before the due date
+    is_task: bool  # False: a date, not something to do (end of wage continuation)
+    rule: str
+    rule_set: str
+
+    def as_of(self, on: date) -> Deadline:
+        row = Deadline(
+            self.deadline, self.due_on, DeadlineStatus.OPEN, None, None, self.rule, self.rule_set
+        )
+        if not self.is_task:
+            return replace(row, status=DeadlineStatus.DONE) if on > self.due_on else row
+        if self.done_on is not None:
+            late = (self.done_on - self.due_on).days
+            status = DeadlineStatus.DONE_LATE if late > 0 else DeadlineStatus.DONE
+            return replace(row, status=status, done_on=self.done_on, days_late=max(late, 0))
+        if self.lapsed:
+            return replace(row, status=DeadlineStatus.NOT_APPLICABLE)
+        if on > self.due_on:
+            return replace(row, status=DeadlineStatus.OVERDUE, days_late=(on - self.due_on).days)
+        return row
+
+
 def case_deadlines(
     timeline: Sequence[ev.CaseEvent], on: date, rule_sets: Sequence[RuleSet] = RULE_SETS
 ) -> list[Deadline]:
@@ -196,55 +227,59 @@ def case_deadlines(
     Only facts that happened by ``on`` count; pass a timeline read ``known_at``
     a time to see the deadlines as they were known then.
     """
-    state = fold([event for event in timeline if event.occurred_on <= on])
+    known = [event for event in timeline if event.occurred_on <= on]
+    if not any(isinstance(event, ev.SicknessReported) for event in known):
+        return []  # the case had not begun on ``on``
+    return [fact.as_of(on) for fact in deadline_facts(fold(known), rule_sets)]
+
+
+def deadline_facts(
+    state: CaseState, rule_sets: Sequence[RuleSet] = RULE_SETS
+) -> list[DeadlineFact]:
+    """The deadlines that the facts folded into ``state`` give rise to, by due date.
+
+    For any day on or after the last fact, ``fact.as_of(day)`` is the deadline's
+    status that day.
+    """
     rule_set = rule_set_for(state.first_sick_day, rule_sets)
-    found: list[Deadline] = []
+    found: list[DeadlineFact] = []
     for rule in rule_set.rules:
-        found.extend(_evaluate(rule, rule_set, state, on))
-    return sorted(found, key=lambda d: (d.due_on, d.deadline))
+        found.extend(_facts(rule, rule_set, state))
+    return sorted(found, key=lambda d: (d.due_on, d.deadline, d.cycle))
 
 
-def _evaluate(rule: DeadlineRule, rule_set: RuleSet, state: CaseState, on: date) -> list[Deadline]:
+def _facts(rule: DeadlineRule, rule_set: RuleSet, state: CaseState) -> list[DeadlineFact]:
     due = rule.due(state)
     if due is None:
         return []
+    ended = _ended_on(state)
+
+    def fact(cycle: int, due_on: date, met: date | None) -> DeadlineFact:
+        lapsed = met is None and ended is not None and ended <= due_on
+        return DeadlineFact(
+            rule.name,
+            cycle,
+            due_on,
+            met,
+            lapsed,
+            rule.met_by is not None,
+            rule.source,
+            rule_set.name,
+        )
+
     if rule.met_by is None:
-        status = DeadlineStatus.DONE if on > due else DeadlineStatus.OPEN
-        return [Deadline(rule.name, due, status, None, None, rule.source, rule_set.name)]
+        return [fact(0, due, None)]
     met_dates = sorted(state.milestones.get(rule.met_by.__name__, ()))
     if rule.recurring_days is None:
-        return [_status(rule, rule_set, state, on, due, met_dates[0] if met_dates else None)]
-    rows: list[Deadline] = []
+        return [fact(0, due, met_dates[0] if met_dates else None)]
+    cycle_days = timedelta(days=rule.recurring_days)
+    facts: list[DeadlineFact] = []
     base = due
-    for met in met_dates:  # each evaluation meets the current cycle and starts the next
-        row = _status(rule, rule_set, state, on, base + timedelta(days=rule.recurring_days), met)
-        rows.append(row)
+    for cycle, met in enumerate(met_dates):  # each evaluation meets a cycle and starts the next
+        facts.append(fact(cycle, base + cycle_days, met))
         base = met
-    rows.append(
-        _status(rule, rule_set, state, on, base + timedelta(days=rule.recurring_days), None)
-    )
-    return rows
-
-
-def _status(
-    rule: DeadlineRule,
-    rule_set: RuleSet,
-    state: CaseState,
-    on: date,
-    due: date,
-    met: date | None,
-) -> Deadline:
-    row = Deadline(rule.name, due, DeadlineStatus.OPEN, None, None, rule.source, rule_set.name)
-    if met is not None:
-        late = (met - due).days
-        status = DeadlineStatus.DONE_LATE if late > 0 else DeadlineStatus.DONE
-        return replace(row, status=status, done_on=met, days_late=max(late, 0))
-    ended = _ended_on(state)
-    if ended is not None and ended <= due:
-        return replace(row, status=DeadlineStatus.NOT_APPLICABLE)
-    if on > due:
-        return replace(row, status=DeadlineStatus.OVERDUE, days_late=(on - due).days)
-    return row
+    facts.append(fact(len(met_dates), base + cycle_days, None))
+    return facts
 
 
 def _ended_on(state: CaseState) -> date | None:

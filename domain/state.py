@@ -36,6 +36,33 @@ class WagePayment(StrEnum):
     STOPPED = "stopped"  # stopzetting
 
 
+class CasePhase(StrEnum):
+    """The furthest step of the Poortwachter process the file has reached (rules reference s1)."""
+
+    REPORTED = "reported"
+    PROBLEM_ANALYSIS = "problem_analysis"
+    PLAN_OF_APPROACH = "plan_of_approach"
+    UWV_NOTIFIED = "uwv_notified"
+    FIRST_YEAR_EVALUATED = "first_year_evaluated"
+    SECOND_TRACK = "second_track"
+    FINAL_EVALUATION = "final_evaluation"
+    WIA_APPLICATION = "wia_application"
+    RECOVERED = "recovered"
+    CLOSED = "closed"
+
+
+# Later steps first: the first one found in the milestones is the phase.
+_PHASE_STEPS: tuple[tuple[CasePhase, type[ev.CaseEvent]], ...] = (
+    (CasePhase.WIA_APPLICATION, ev.ReintegrationReportSubmitted),
+    (CasePhase.FINAL_EVALUATION, ev.FinalEvaluationCompleted),
+    (CasePhase.SECOND_TRACK, ev.SecondTrackStarted),
+    (CasePhase.FIRST_YEAR_EVALUATED, ev.FirstYearEvaluationCompleted),
+    (CasePhase.UWV_NOTIFIED, ev.UWVNotified),
+    (CasePhase.PLAN_OF_APPROACH, ev.PlanOfApproachAgreed),
+    (CasePhase.PROBLEM_ANALYSIS, ev.ProblemAnalysisCompleted),
+)
+
+
 @dataclass(frozen=True)
 class Sanction:
     kind: ev.SanctionKind
@@ -89,6 +116,17 @@ class CaseState:
             return self.sanction.ends_on
         return self.end_of_waiting_time
 
+    @property
+    def phase(self) -> CasePhase:
+        if self.status is CaseStatus.CLOSED:
+            return CasePhase.CLOSED
+        if self.status is CaseStatus.RECOVERED:
+            return CasePhase.RECOVERED
+        for phase, step in _PHASE_STEPS:
+            if step.__name__ in self.milestones:
+                return phase
+        return CasePhase.REPORTED
+
     def counted_sick_days(self, on: date) -> int:
         last = on
         if self.status is CaseStatus.RECOVERED and self.recovered_on is not None:
@@ -104,6 +142,7 @@ class CaseState:
             "employer_id": self.employer_id,
             "sector": self.sector,
             "status": self.status.value,
+            "phase": self.phase.value,
             "first_sick_day": self.first_sick_day.isoformat(),
             "incapacity_percent": self.incapacity_percent,
             "counted_sick_days": self.counted_sick_days(on),

@@ -22,7 +22,7 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def _postgres_problem() -> str | None:
+def postgres_problem() -> str | None:
     try:
         with psycopg.connect(POSTGRES_URL, connect_timeout=3):
             return None
@@ -32,7 +32,7 @@ def _postgres_problem() -> str | None:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    problem = _postgres_problem()
+    problem = postgres_problem()
     if problem is not None:
         message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {problem}"
         if os.environ.get("CI"):

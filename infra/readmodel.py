@@ -1,0 +1,242 @@
+"""Read-model tables with their tracking position, on SQLite and PostgreSQL.
+
+The recorders extend the library's tracking recorders: a batch's rows and the
+position it reached are written in one transaction (``apply``), so a crash
+loses nothing and nothing is applied twice; the library's own rule that a
+position never repeats or goes back (``IntegrityError``) keeps two runners of
+one projection from both applying a batch.
+
+Dates are stored as ISO text and documents as JSON text on both stores, so the
+rows of a rebuilt model compare equal across stores and across runs.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import Environment
+
+from infra.config import database_url, eventsourcing_env
+
+ColumnKind = Literal["text", "integer", "json"]
+Row = dict[str, Any]
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read-model table: columns by kind, the primary key, the indexes queries need."""
+
+    name: str
+    columns: tuple[tuple[str, ColumnKind], ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in (self.name, *(column for column, _ in self.columns)):
+            if not _NAME.match(name):
+                raise ValueError(f"read-model name {name!r} must be lower_snake_case")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column for column, _ in self.columns)
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Replace every row of ``table`` matching ``where`` by ``rows`` (for one case, say)."""
+
+    table: Table
+    where: Mapping[str, Any]
+    rows: Sequence[Row]
+
+
+@dataclass(frozen=True)
+class Append:
+    """Insert ``rows`` into ``table``; a row whose key exists already fails the batch."""
+
+    table: Table
+    rows: Sequence[Row]
+
+
+Change = Replace | Append
+
+
+class ReadModelStore(ABC):
+    """What a projection runner needs from a store of read models."""
+
+    @abstractmethod
+    def create_tables(self, tables: Sequence[Table]) -> None: ...
+
+    @abstractmethod
+    def position(self, projection: str) -> int | None:
+        """The last notification id applied to ``projection``; None before the first."""
+
+    @abstractmethod
+    def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
+        """Write ``changes`` and move ``projection`` to ``position``, in one transaction."""
+
+    @abstractmethod
+    def reset(self, projection: str, tables: Sequence[Table]) -> None:
+        """Empty the tables and forget the position, in one transaction (for a rebuild)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run a read query written with ``?`` placeholders and ``{table}`` names."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+_KINDS = {
+    "sqlite": {"text": "TEXT", "integer": "INTEGER", "json": "TEXT"},
+    "postgres": {"text": "text", "integer": "bigint", "json": "text"},
+}
+
+
+def _ddl(table: Table, qualified: str, dialect: str) -> list[str]:
+    kinds = _KINDS[dialect]
+    columns = ", ".join(f"{name} {kinds[kind]}" for name, kind in table.columns)
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {qualified} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
+    ]
+    for index in table.indexes:
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(index)}_idx "
+            f"ON {qualified} ({', '.join(index)})"
+        )
+    return statements
+
+
+def _delete(table: Table, qualified: str, where: Mapping[str, Any], mark: str) -> str:
+    condition = " AND ".join(f"{column} = {mark}" for column in where) or "TRUE"
+    return f"DELETE FROM {qualified} WHERE {condition}"
+
+
+def _insert(table: Table, qualified: str, mark: str) -> str:
+    marks = ", ".join(mark for _ in table.columns)
+    return f"INSERT INTO {qualified} ({', '.join(table.column_names)}) VALUES ({marks})"
+
+
+def _values(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    return [tuple(row[column] for column in table.column_names) for row in rows]
+
+
+class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
+    def create_tables(self, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                for statement in _ddl(table, table.name, "sqlite"):
+                    cursor.execute(statement)
+
+    def position(self, projection: str) -> int | None:
+        return self.max_tracking_id(projection)
+
+    def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for change in changes:
+                table = change.table
+                if isinstance(change, Replace):
+                    cursor.execute(
+                        _delete(table, table.name, change.where, "?"), [*change.where.values()]
+                    )
+                if change.rows:
+                    cursor.executemany(_insert(table, table.name, "?"), _values(table, change.rows))
+            self._insert_tracking(cursor, Tracking(projection, position))
+
+    def reset(self, projection: str, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                cursor.execute(f"DELETE FROM {table.name}")
+            cursor.execute("DELETE FROM tracking WHERE application_name = ?", (projection,))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(re.sub(r"\{(\w+)\}", r"\1", sql), list(params))
+            return [dict(row) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
+    def position(self, projection: str) -> int | None:
+        found: int | None = self.max_tracking_id(projection)
+        return found
+
+    def _qualified(self, table: str) -> str:
+        return f'"{self.datastore.schema}".{table}'
+
+    def create_tables(self, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                for statement in _ddl(table, self._qualified(table.name), "postgres"):
+                    cursor.execute(cast(Any, statement))
+
+    def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for change in changes:
+                table, name = change.table, self._qualified(change.table.name)
+                if isinstance(change, Replace):
+                    cursor.execute(
+                        cast(Any, _delete(table, name, change.where, "%s")),
+                        [*change.where.values()],
+                    )
+                if change.rows:
+                    cursor.executemany(
+                        cast(Any, _insert(table, name, "%s")), _values(table, change.rows)
+                    )
+            self._insert_tracking(cursor, Tracking(projection, position))
+
+    def reset(self, projection: str, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                cursor.execute(cast(Any, f"DELETE FROM {self._qualified(table.name)}"))
+            cursor.execute(
+                cast(
+                    Any,
+                    f"DELETE FROM {self._qualified(self.tracking_table_name)} "
+                    "WHERE application_name = %s",
+                ),
+                (projection,),
+            )
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        text = re.sub(r"\{(\w+)\}", lambda m: self._qualified(m.group(1)), sql).replace("?", "%s")
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(cast(Any, text), list(params))
+            return [dict(row) for row in cursor.fetchall()]
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def open_read_models(url: str | None = None) -> ReadModelStore:
+    """The read-model store in the same database as the ledger (``LEDGER_DATABASE_URL``)."""
+    env = Environment(name="Projections", env=eventsourcing_env(url or database_url()))
+    factory = InfrastructureFactory.construct(env)
+    recorder_class: type[TrackingRecorder]
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        recorder_class = SQLiteReadModelRecorder
+    else:
+        recorder_class = PostgresReadModelRecorder
+    store = factory.tracking_recorder(recorder_class)
+    assert isinstance(store, ReadModelStore)
+    return store
+
+
+@contextmanager
+def read_models(url: str | None = None) -> Iterator[ReadModelStore]:
+    store = open_read_models(url)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,120 @@
+"""Case state read model: one row per case, what a case list shows.
+
+Everything stored is fixed by the events; what depends on the day asked about
+(counted sick days, the status of the next deadline) is worked out when read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from domain import events as ev
+from domain.case import Case
+from domain.deadlines import deadline_facts
+from domain.state import CaseStatus
+from infra.readmodel import Change, ReadModelStore, Replace, Row, Table
+from projections.base import CaseProjection
+
+CASE_STATE = Table(
+    name="case_state",
+    columns=(
+        ("case_id", "text"),
+        ("employer_id", "text"),
+        ("case_manager_id", "text"),
+        ("status", "text"),
+        ("phase", "text"),
+        ("first_sick_day", "text"),
+        ("incapacity_percent", "integer"),
+        ("sick_days_at_last_event", "integer"),
+        ("second_track", "text"),
+        ("wage_payment", "text"),
+        ("sanction_ends_on", "text"),
+        ("end_of_wage_continuation", "text"),
+        ("last_event_type", "text"),
+        ("last_event_on", "text"),
+        ("next_deadline", "text"),
+        ("next_due_on", "text"),
+        ("version", "integer"),
+        ("state", "json"),
+    ),
+    key=("case_id",),
+    indexes=(("employer_id", "status"), ("case_manager_id", "status")),
+)
+
+
+class CaseStateProjection(CaseProjection):
+    name = "case_state"
+    tables = (CASE_STATE,)
+
+    def changes(self, case: Case, new_events: Sequence[ev.CaseEvent]) -> list[Change]:
+        return [Replace(CASE_STATE, {"case_id": str(case.id)}, [case_state_row(case)])]
+
+
+def case_state_row(case: Case) -> Row:
+    state = case.current
+    last_on = state.last_event_on or state.first_sick_day
+    pending = [
+        fact
+        for fact in deadline_facts(state)
+        if fact.is_task and fact.done_on is None and not fact.lapsed
+    ]
+    upcoming = min(pending, key=lambda f: (f.due_on, f.deadline), default=None)
+    document = state.to_json(on=last_on)
+    return {
+        "case_id": str(case.id),
+        "employer_id": state.employer_id,
+        "case_manager_id": state.case_manager_id,
+        "status": state.status.value,
+        "phase": state.phase.value,
+        "first_sick_day": state.first_sick_day.isoformat(),
+        "incapacity_percent": state.incapacity_percent,
+        "sick_days_at_last_event": document.pop("counted_sick_days"),
+        "second_track": state.second_track.value,
+        "wage_payment": state.wage_payment.value,
+        "sanction_ends_on": state.sanction.ends_on.isoformat() if state.sanction else None,
+        "end_of_wage_continuation": state.end_of_wage_continuation.isoformat(),
+        "last_event_type": state.last_event_type,
+        "last_event_on": last_on.isoformat(),
+        "next_deadline": upcoming.deadline if upcoming else None,
+        "next_due_on": upcoming.due_on.isoformat() if upcoming else None,
+        "version": case.version,
+        "state": json.dumps(document, sort_keys=True),
+    }
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case-state row read for a day on or after its last event."""
+
+    row: Row
+    on: date
+
+    @property
+    def counted_sick_days(self) -> int:
+        """Sick days keep counting while the case is open (rules reference s2)."""
+        counted: int = self.row["sick_days_at_last_event"]
+        if self.row["status"] == CaseStatus.OPEN.value:
+            counted += max((self.on - date.fromisoformat(self.row["last_event_on"])).days, 0)
+        return counted
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(self.row["state"])
+        document.update(
+            {
+                "counted_sick_days": self.counted_sick_days,
+                "next_deadline": self.row["next_deadline"],
+                "next_due_on": self.row["next_due_on"],
+                "version": self.row["version"],
+            }
+        )
+        return document
+
+
+def read_case_state(store: ReadModelStore, case_id: UUID) -> Row | None:
+    rows = store.query("SELECT * FROM {case_state} WHERE case_id = ?", [str(case_id)])
+    return rows[0] if rows else None

@@ -1,0 +1,54 @@
+"""The library's own test cases, run against the recorders this project extends."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from uuid import uuid4
+
+import psycopg
+import pytest
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.tests.persistence import TrackingRecorderTestCase
+
+from infra.readmodel import PostgresReadModelRecorder, SQLiteReadModelRecorder
+from tests.conftest import POSTGRES_URL, postgres_problem
+
+
+class TestSQLiteReadModelRecorder(TrackingRecorderTestCase):
+    def create_recorder(self) -> SQLiteReadModelRecorder:
+        folder = tempfile.TemporaryDirectory()
+        self.addCleanup(folder.cleanup)
+        datastore = SQLiteDatastore(os.path.join(folder.name, "tracking.db"))
+        self.addCleanup(datastore.close)
+        recorder = SQLiteReadModelRecorder(datastore)
+        recorder.create_table()
+        return recorder
+
+
+@pytest.mark.postgres
+class TestPostgresReadModelRecorder(TrackingRecorderTestCase):
+    def create_recorder(self) -> PostgresReadModelRecorder:
+        problem = postgres_problem()
+        if problem is not None:
+            message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {problem}"
+            if os.environ.get("CI"):
+                pytest.fail(message + " (CI requires it: run `make services`)")
+            pytest.skip(message)
+        schema = f"test_{uuid4().hex[:12]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+        self.addCleanup(self._drop, schema)
+        datastore = PostgresDatastore(
+            "postgres", "127.0.0.1", "5432", "postgres", "", schema=schema, lock_timeout=5
+        )
+        self.addCleanup(datastore.close)
+        recorder = PostgresReadModelRecorder(datastore, tracking_table_name="projections_tracking")
+        recorder.create_table()
+        return recorder
+
+    @staticmethod
+    def _drop(schema: str) -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')  # type: ignore[arg-type]

@@ -1,0 +1,192 @@
+"""The projection runner on both stores: rebuild equals incremental, crashes lose and
+duplicate nothing, gaps in notification ids are skipped, the position is committed
+with the rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from domain import events as ev
+from domain.case import Case
+from infra.readmodel import Append, Change, ReadModelStore, read_models
+from projections.base import CaseProjection
+from projections.catalogue import all_projections
+from projections.event_index import CASE_EVENT, EventIndexProjection
+from projections.runner import Progress, ProjectionRunner
+from services.importer import import_lines, numbered
+from services.ledger import Ledger
+from services.simulate import simulate
+
+TODAY = date(2026, 11, 1)
+
+
+def _population(cases: int, seed: int) -> list[str]:
+    return [json.dumps(item) for item in simulate(cases, seed=seed, today=TODAY)]
+
+
+def _import(ledger: Ledger, lines: Sequence[str]) -> None:
+    import_lines(ledger, numbered(lines))
+
+
+def dump(store: ReadModelStore, projections: Sequence[CaseProjection]) -> dict[str, Any]:
+    """Every row of every read model, in key order."""
+    tables: dict[str, Any] = {}
+    for projection in projections:
+        for table in projection.tables:
+            order = ", ".join(table.key)
+            tables[table.name] = store.query(f"SELECT * FROM {{{table.name}}} ORDER BY {order}")
+    return tables
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[ReadModelStore]:
+    with read_models(database_url) as opened:
+        yield opened
+
+
+def test_rebuild_from_zero_gives_the_rows_built_incrementally(
+    ledger: Ledger, store: ReadModelStore, database_url: str
+) -> None:
+    lines = _population(80, seed=11)
+    runner = ProjectionRunner(ledger, store, all_projections(), page_size=37)
+    for start in range(0, len(lines), len(lines) // 4 + 1):  # four imports, a run after each
+        _import(ledger, lines[start : start + len(lines) // 4 + 1])
+        runner.run()
+    incremental = dump(store, runner.projections)
+
+    with read_models(database_url) as other:
+        rebuilt = ProjectionRunner(ledger, other, all_projections(), page_size=1000)
+        seen: list[Progress] = []
+        summary = rebuilt.rebuild(seen.append)
+        assert dump(other, rebuilt.projections) == incremental
+    assert summary.events == len(lines)
+    assert seen[-1].position == seen[-1].head == ledger.recorder.max_notification_id()
+    assert len(incremental["case_state"]) == 80
+    assert len(incremental["case_event"]) == len(lines)
+    assert set(summary.positions.values()) == {ledger.recorder.max_notification_id()}
+
+
+class PoisonedIndex(EventIndexProjection):
+    """The event index that, on its ``fail_on``-th batch, adds a row that breaks its key
+    after the batch's good rows: the database refuses the transaction half-way."""
+
+    def __init__(self, fail_on: int) -> None:
+        self.calls = 0
+        self.fail_on = fail_on
+
+    def changes(self, case: Case, new_events: Sequence[ev.CaseEvent]) -> list[Change]:
+        self.calls += 1
+        found = super().changes(case, new_events)
+        if self.calls == self.fail_on:
+            first = found[0]
+            assert isinstance(first, Append)
+            found.append(Append(CASE_EVENT, [first.rows[0]]))
+        return found
+
+
+class Exploding(CaseProjection):
+    """A projection whose code raises in the middle of a batch."""
+
+    name = "case_state"
+
+    def __init__(self, real: CaseProjection, fail_on: int) -> None:
+        self.real, self.tables, self.calls, self.fail_on = real, real.tables, 0, fail_on
+
+    def changes(self, case: Case, new_events: Sequence[ev.CaseEvent]) -> list[Change]:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("crash in the middle of a batch")
+        return self.real.changes(case, new_events)
+
+
+@pytest.mark.parametrize("fault", ["database refuses", "projection raises"])
+def test_a_crash_mid_batch_loses_and_duplicates_nothing(
+    ledger: Ledger, store: ReadModelStore, database_url: str, fault: str
+) -> None:
+    lines = _population(40, seed=5)
+    _import(ledger, lines)
+    real = all_projections()
+    broken: list[CaseProjection]
+    if fault == "database refuses":
+        broken = [*real[:2], PoisonedIndex(fail_on=25)]
+        error: type[Exception] = IntegrityError
+    else:
+        broken = [Exploding(real[0], fail_on=25), *real[1:]]
+        error = RuntimeError
+    crashed = ProjectionRunner(ledger, store, broken, page_size=50)
+    with pytest.raises(error):
+        crashed.run()
+
+    positions = crashed.positions()
+    assert min(p or 0 for p in positions.values()) < ledger.recorder.max_notification_id()
+    indexed = store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"]
+    index_position = positions["event_index"] or 0
+    assert indexed == len(ledger.recorder.select_notifications(0, 10**6, stop=index_position))
+
+    restarted = ProjectionRunner(ledger, store, all_projections(), page_size=50)
+    restarted.run()  # the key on the event index would refuse any event applied twice
+    with read_models(database_url) as clean:
+        fresh = ProjectionRunner(ledger, clean, all_projections(), page_size=50)
+        fresh.rebuild()
+        assert dump(store, real) == dump(clean, real)
+    assert store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"] == len(lines)
+
+
+def test_the_position_never_moves_back_so_a_batch_is_not_applied_twice(
+    ledger: Ledger, store: ReadModelStore
+) -> None:
+    _import(ledger, _population(5, seed=2))
+    runner = ProjectionRunner(ledger, store, all_projections())
+    runner.run()
+    head = ledger.recorder.max_notification_id()
+    assert head is not None
+    with pytest.raises(IntegrityError):
+        store.apply("case_state", head, [])
+    assert runner.positions() == dict.fromkeys(runner.positions(), head)
+
+
+def _store_filler(ledger: Ledger, size: int) -> UUID:
+    originator = uuid4()
+    ledger.recorder.insert_events(
+        [StoredEvent(originator, version, "tests:Nothing", b"{}") for version in range(1, size + 1)]
+    )
+    return originator
+
+
+def _delete_filler(ledger: Ledger, originator: UUID) -> None:
+    """Delete a throw-away aggregate's events, leaving a gap in the notification ids."""
+    table = ledger.recorder.events_table_name
+    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+        if ledger.database_url.startswith("sqlite"):
+            cursor.execute(f"DELETE FROM {table} WHERE originator_id = ?", (originator.hex,))
+        else:
+            schema = ledger.recorder.datastore.schema
+            cursor.execute(
+                f'DELETE FROM "{schema}".{table} WHERE originator_id = %s',  # type: ignore[arg-type]
+                (originator,),
+            )
+
+
+def test_gaps_in_notification_ids_are_skipped(ledger: Ledger, store: ReadModelStore) -> None:
+    lines = _population(12, seed=8)
+    half = len(lines) // 2
+    _import(ledger, lines[:half])
+    filler = _store_filler(ledger, 30)
+    _import(ledger, lines[half:])
+    _delete_filler(ledger, filler)
+    ids = [n.id for n in ledger.recorder.select_notifications(0, 10**6)]
+    assert len(ids) == len(lines)
+    assert ids[-1] - ids[0] + 1 == len(lines) + 30
+
+    runner = ProjectionRunner(ledger, store, all_projections(), page_size=7)
+    summary = runner.run()
+    assert summary.events == len(lines)
+    assert store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"] == len(lines)
+    assert set(summary.positions.values()) == {ids[-1]}
