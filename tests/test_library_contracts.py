@@ -38,7 +38,7 @@ class TestPostgresReadModelRecorder(TrackingRecorderTestCase):
             pytest.skip(message)
         schema = f"test_{uuid4().hex[:12]}"
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')  # type: ignore[arg-type]
+            connection.execute(f'CREATE SCHEMA "{schema}"')
         self.addCleanup(self._drop, schema)
         datastore = PostgresDatastore(
             "postgres", "127.0.0.1", "5432", "postgres", "", schema=schema, lock_timeout=5
@@ -51,4 +51,4 @@ class TestPostgresReadModelRecorder(TrackingRecorderTestCase):
     @staticmethod
     def _drop(schema: str) -> None:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')  # type: ignore[arg-type]
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')

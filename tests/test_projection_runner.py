@@ -125,7 +125,7 @@ def test_a_crash_mid_batch_loses_and_duplicates_nothing(
         crashed.run()
 
     positions = crashed.positions()
-    assert min(p or 0 for p in positions.values()) < ledger.recorder.max_notification_id()
+    assert min(p or 0 for p in positions.values()) < (ledger.recorder.max_notification_id() or 0)
     indexed = store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"]
     index_position = positions["event_index"] or 0
     assert indexed == len(ledger.recorder.select_notifications(0, 10**6, stop=index_position))
@@ -162,15 +162,15 @@ def _store_filler(ledger: Ledger, size: int) -> UUID:
 
 def _delete_filler(ledger: Ledger, originator: UUID) -> None:
     """Delete a throw-away aggregate's events, leaving a gap in the notification ids."""
-    table = ledger.recorder.events_table_name
-    with ledger.recorder.datastore.transaction(commit=True) as cursor:
+    recorder: Any = ledger.recorder
+    table = recorder.events_table_name
+    with recorder.datastore.transaction(commit=True) as cursor:
         if ledger.database_url.startswith("sqlite"):
             cursor.execute(f"DELETE FROM {table} WHERE originator_id = ?", (originator.hex,))
         else:
-            schema = ledger.recorder.datastore.schema
+            schema = recorder.datastore.schema
             cursor.execute(
-                f'DELETE FROM "{schema}".{table} WHERE originator_id = %s',  # type: ignore[arg-type]
-                (originator,),
+                f'DELETE FROM "{schema}".{table} WHERE originator_id = %s', (originator,)
             )
 
 
