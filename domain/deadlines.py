@@ -255,7 +255,8 @@ def _facts(rule: DeadlineRule, rule_set: RuleSet, state: CaseState) -> list[Dead
     ended = _ended_on(state)
 
     def fact(cycle: int, due_on: date, met: date | None) -> DeadlineFact:
-        lapsed = met is None and ended is not None and ended <= due_on
+        is_task = rule.met_by is not None
+        lapsed = is_task and met is None and ended is not None and ended <= due_on
         return DeadlineFact(
             rule.name,
             cycle,

@@ -8,6 +8,7 @@ had happened by that business date.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -64,3 +65,46 @@ def effective_events(
     ]
     timeline.sort(key=lambda event: (event.occurred_on, event.originator_version))
     return timeline
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One recorded event with what became of it, for the file's full timeline."""
+
+    event: CaseEvent
+    effective_on: date  # the business date after corrections
+    corrected_by: tuple[UUID, ...] = ()  # corrections of this event, in recording order
+    retracted_by: UUID | None = None
+
+    @property
+    def status(self) -> str:
+        if self.retracted_by is not None:
+            return "retracted"
+        return "corrected" if self.corrected_by else "effective"
+
+
+def full_timeline(
+    history: Sequence[CaseEvent], *, known_at: datetime | None = None
+) -> list[TimelineEntry]:
+    """Every recorded event in business order, corrections and retractions included,
+    each marked with the events that corrected or retracted it."""
+    known = known_by(history, known_at)
+    effective = {event.event_id: event for event in effective_events(known)}
+    retracted_by = {e.retracts: e.event_id for e in known if isinstance(e, EventRetracted)}
+    corrected_by: dict[UUID, list[UUID]] = {}
+    for event in known:
+        if isinstance(event, EventCorrected) and event.event_id not in retracted_by:
+            corrected_by.setdefault(event.corrects, []).append(event.event_id)
+    entries = [
+        TimelineEntry(
+            event,
+            effective[event.event_id].occurred_on
+            if event.event_id in effective
+            else event.occurred_on,
+            tuple(corrected_by.get(event.event_id, ())),
+            retracted_by.get(event.event_id),
+        )
+        for event in known
+    ]
+    entries.sort(key=lambda entry: (entry.effective_on, entry.event.originator_version))
+    return entries

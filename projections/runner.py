@@ -115,13 +115,16 @@ class ProjectionRunner:
         stop: Event,
         *,
         poll_seconds: float = 1.0,
-        progress: ProgressCallback | None = None,
+        on_run: Callable[[RunSummary], None] | None = None,
     ) -> None:
-        """Keep applying new events until ``stop`` is set."""
+        """Keep applying new events until ``stop`` is set; ``on_run`` hears of each run
+        that applied any."""
         while not stop.is_set():
-            summary = self.run(progress)
+            summary = self.run()
             if summary.events == 0:
                 stop.wait(poll_seconds)
+            elif on_run is not None:
+                on_run(summary)
 
     def _apply_page(
         self,

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
 from domain.case import Case
-from domain.deadlines import case_deadlines
+from domain.deadlines import DeadlineStatus
 from domain.interchange import json_schema
 from infra.config import ConfigurationError
+from services.cli_cases import case_text, cmd_case, cmd_deadlines
+from services.cli_project import cmd_project
 from services.importer import ImportRejectedError, import_lines, numbered
 from services.ledger import Ledger, UnknownCaseError
 from services.simulate import simulate
@@ -79,13 +82,19 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "case",
         formatter_class=_Formatter,
-        help="show a case: its state and its events",
+        help="show a case: its state, its timeline, what changed between two times",
         description="Show what the file of one case says: the state derived from its\n"
         "effective events (after corrections and retractions), and every event.\n"
         "--as-of keeps facts that happened by that date; --known-at keeps what the\n"
-        "ledger had recorded by that time (for disputes).",
+        "ledger had recorded by that time (for disputes: 'what did the file say on\n"
+        "1 March, as known on 1 April?'). --timeline lists every recorded event in\n"
+        "business order, marking what was corrected or retracted and by which event.\n"
+        "--diff-known-at shows what changed in the state and the deadlines between\n"
+        "two knowledge times.",
         epilog="examples:\n  ledger case 5b1c...e2\n"
-        "  ledger case 5b1c...e2 --as-of 2026-03-01 --known-at 2026-04-01T00:00:00+02:00 --json",
+        "  ledger case 5b1c...e2 --as-of 2026-03-01 --known-at 2026-04-01T00:00:00+02:00 --json\n"
+        "  ledger case 5b1c...e2 --timeline\n"
+        "  ledger case 5b1c...e2 --diff-known-at 2026-04-01T00:00Z 2026-04-13T00:00Z",
     )
     p.add_argument("case_id", type=UUID, metavar="ID")
     p.add_argument(
@@ -93,6 +102,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--known-at", type=_aware_datetime, help="ISO-8601 time with offset (default now)"
+    )
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("--timeline", action="store_true", help="every recorded event, marked")
+    view.add_argument(
+        "--diff-known-at",
+        nargs=2,
+        type=_aware_datetime,
+        metavar=("T1", "T2"),
+        help="what changed between knowledge times T1 and T2",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -120,17 +138,55 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "deadlines",
         formatter_class=_Formatter,
-        help="the Poortwachter deadlines of a case",
-        description="Every deadline of a case as of a date (default today), with its due date,\n"
-        "status (done, done_late, open, overdue, not_applicable), the rule it comes\n"
-        "from and the rule set that governs the case.",
-        epilog="examples:\n  ledger deadlines --case 5b1c...e2\n"
-        "  ledger deadlines --case 5b1c...e2 --on 2026-03-01 --json",
+        help="Poortwachter deadlines of a case, an employer or a case manager",
+        description="Deadlines as of a date (default today), with due date, status (done,\n"
+        "done_late, open, overdue, not_applicable), the rule they come from and the\n"
+        "rule set that governs the case. --case replays one case from the ledger;\n"
+        "--employer and --case-manager read the deadline view (brought up to date\n"
+        "first unless --no-refresh), sorted by due date.",
+        epilog="examples:\n  ledger deadlines --case 5b1c...e2 --on 2026-03-01 --json\n"
+        "  ledger deadlines --employer ER00017 --status overdue\n"
+        "  ledger deadlines --case-manager cm-1 --due-before 2026-12-01\n"
+        "  ledger deadlines --employer ER00017 --overdue-since-yesterday",
     )
-    p.add_argument("--case", type=UUID, required=True, metavar="ID")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--case", type=UUID, metavar="ID", help="one case")
+    who.add_argument("--employer", metavar="ID", help="every case of an employer")
+    who.add_argument("--case-manager", metavar="ID", help="every case of a case manager")
     p.add_argument("--on", type=date.fromisoformat, help="date YYYY-MM-DD (default today)")
-    p.add_argument("--known-at", type=_aware_datetime, help="ISO-8601 time with offset")
+    p.add_argument("--known-at", type=_aware_datetime, help="ISO-8601 time (with --case)")
+    p.add_argument("--status", choices=[s.value for s in DeadlineStatus], help="only this status")
+    p.add_argument(
+        "--due-before", type=date.fromisoformat, metavar="DATE", help="only due before DATE"
+    )
+    p.add_argument(
+        "--overdue-since-yesterday",
+        action="store_true",
+        help="only deadlines that became overdue today (due yesterday, not met)",
+    )
+    p.add_argument("--no-refresh", action="store_true", help="read the view as it is")
     p.add_argument("--json", action="store_true", help="print JSON rows")
+
+    p = commands.add_parser(
+        "project",
+        formatter_class=_Formatter,
+        help="update, rebuild or follow the read models",
+        description="Apply new events from the ledger's log to the read models (case state,\n"
+        "deadlines, event index). Each page of events is written with the position it\n"
+        "reached in one transaction, so an interrupted run resumes where it stopped.\n"
+        "--rebuild empties the read models and replays the whole log; --follow keeps\n"
+        "running and applies new events as they arrive (stop with Ctrl-C or SIGTERM).",
+        epilog="examples:\n  ledger project\n  ledger project --rebuild\n"
+        "  ledger project --follow --poll 0.5\n  ledger project --status --json",
+    )
+    p.add_argument("--rebuild", action="store_true", help="replay the whole log from zero")
+    p.add_argument("--follow", action="store_true", help="keep running; apply new events")
+    p.add_argument("--status", action="store_true", help="show positions and lag, change nothing")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="only these read models")
+    p.add_argument("--page-size", type=int, default=1000, help="events per transaction")
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
+    p.add_argument("--json", action="store_true", help="print JSON summaries")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
 
     commands.add_parser(
         "schema",
@@ -177,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownCaseError as error:
         print(f"ledger: {error}", file=sys.stderr)
         return EXIT_UNKNOWN
+    except BrokenPipeError:  # the reader went away (``ledger export | head``): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _progress(stream: TextIO) -> Callable[[str, int, int], None]:
@@ -243,80 +302,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_case(args: argparse.Namespace) -> int:
-    with Ledger() as ledger:
-        case = ledger.get_case(args.case_id)
-    as_of = args.as_of or date.today()
-    print(
-        json.dumps(case_view(case, as_of, args.known_at), indent=2)
-        if args.json
-        else _case_text(case, as_of, args.known_at)
-    )
-    return 0
-
-
-def case_view(case: Case, as_of: date, known_at: datetime | None) -> dict[str, Any]:
-    state = case.state(as_of=as_of, known_at=known_at)
-    return {
-        "as_of": as_of.isoformat(),
-        "known_at": known_at.isoformat() if known_at else None,
-        "version": case.version,
-        "state": state.to_json(as_of),
-        "events": [
-            {
-                "event_id": str(e.event_id),
-                "type": e.type,
-                "occurred_on": e.occurred_on.isoformat(),
-                "recorded_at": e.recorded_at.isoformat(),
-                "actor": e.actor.model_dump(mode="json"),
-                "data": e.payload(),
-            }
-            for e in case.timeline(as_of=as_of, known_at=known_at)
-        ],
-    }
-
-
-def _case_text(case: Case, as_of: date, known_at: datetime | None) -> str:
-    view = case_view(case, as_of, known_at)
-    s = view["state"]
-    lines = [
-        f"case {s['case_id']}  [{s['status']}]  as of {view['as_of']}"
-        + (f", as known at {view['known_at']}" if view["known_at"] else ""),
-        f"  employee {s['employee_id']}  employer {s['employer_id']}  sector {s['sector'] or '-'}",
-        f"  first sick day {s['first_sick_day']}  counted sick days {s['counted_sick_days']}"
-        f"  incapacity {s['incapacity_percent']}%",
-        f"  case manager {s['case_manager_id'] or '-'}  goal {s['goal'] or '-'}"
-        f"  second track {s['second_track']}  wages {s['wage_payment']}",
-        f"  end of wage continuation {s['end_of_wage_continuation']}"
-        + (f"  sanction until {s['sanction']['ends_on']}" if s["sanction"] else ""),
-        "",
-        f"  {'occurred':10}  {'event':32}  {'recorded by':28}  recorded at",
-    ]
-    for e in view["events"]:
-        actor = f"{e['actor']['role']}:{e['actor']['id']}"
-        lines.append(f"  {e['occurred_on']:10}  {e['type']:32}  {actor:28}  {e['recorded_at']}")
-    return "\n".join(lines)
-
-
-def cmd_deadlines(args: argparse.Namespace) -> int:
-    with Ledger() as ledger:
-        case = ledger.get_case(args.case)
-    on = args.on or date.today()
-    rows = [
-        {"case_id": str(case.id), **row.to_json()}
-        for row in case_deadlines(case.timeline(known_at=args.known_at), on)
-    ]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    print(f"deadlines of case {case.id} on {on.isoformat()}")
-    for row in rows:
-        late = f"  {row['days_late']} days late" if row["days_late"] else ""
-        done = f"  done {row['done_on']}" if row["done_on"] else ""
-        print(f"  {row['due_on']}  {row['deadline']:34}  {row['status']:14}{done}{late}")
-    return 0
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     out = sys.stdout
     for line in simulate(args.cases, seed=args.seed, start=args.start, today=args.today):
@@ -353,7 +338,7 @@ def _overview(cases: Sequence[Case]) -> None:
     print(f"{len(cases)} cases: " + ", ".join(f"{n} {k}" for k, n in sorted(by_status.items())))
     longest = max(cases, key=lambda case: len(case.history))
     print(f"\nthe longest file ({len(longest.history)} events):\n")
-    print(_case_text(longest, today, None))
+    print(case_text(longest, today, None))
     print(f"\nnext: ledger case {longest.id} --json | ledger export --case {longest.id}")
 
 
@@ -362,6 +347,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "case": cmd_case,
     "deadlines": cmd_deadlines,
+    "project": cmd_project,
     "simulate": cmd_simulate,
     "schema": cmd_schema,
     "demo": cmd_demo,

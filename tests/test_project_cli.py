@@ -1,0 +1,97 @@
+"""`ledger project` as an operator runs it: catch up, status, rebuild, follow."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.cli import main
+from services.simulate import simulate
+from tests.factories import import_via_cli
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _population(cases: int, seed: int) -> list[dict[str, Any]]:
+    return list(simulate(cases, seed=seed))
+
+
+def test_catch_up_status_and_rebuild(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _population(30, seed=1)
+    assert import_via_cli(tmp_path, first) == 0
+    ran = _json(capsys, "project", "--json", "--quiet")
+    assert ran["events"] == len(first)
+    status = _json(capsys, "project", "--status", "--json")
+    assert {row["projection"] for row in status} == {"case_state", "deadlines", "event_index"}
+    assert {row["behind"] for row in status} == {0}
+
+    second = _population(10, seed=2)
+    assert import_via_cli(tmp_path, second) == 0
+    behind = _json(capsys, "project", "--status", "--json")
+    assert {row["behind"] for row in behind} == {len(second)}
+    assert _json(capsys, "project", "--json", "--quiet")["events"] == len(second)
+
+    capsys.readouterr()
+    assert main(["project", "--rebuild"]) == 0
+    out, err = capsys.readouterr()
+    assert f"applied {len(first) + len(second):,} events" in out
+    assert "rebuild: notification" in err
+    assert "(100.0 %)" in err
+
+
+def test_unknown_read_model_is_a_usage_error(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["project", "--only", "case_state", "nonsense"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown projection nonsense" in err
+    assert "known: case_state, deadlines, event_index" in err
+
+
+def _wait_until_caught_up(capsys: pytest.CaptureFixture[str], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if {row["behind"] for row in _json(capsys, "project", "--status", "--json")} == {0}:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_follow_applies_new_events_until_stopped(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert import_via_cli(tmp_path, _population(5, seed=3)) == 0
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "project", "--follow", "--poll", "0.1", "--json"],
+        env={**os.environ, "LEDGER_DATABASE_URL": use_database},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _wait_until_caught_up(capsys, 30)
+        more = _population(8, seed=4)
+        assert import_via_cli(tmp_path, more) == 0
+        assert _wait_until_caught_up(capsys, 30)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    applied = [json.loads(text)["events"] for text in out.splitlines()]
+    assert sum(applied[1:]) == len(more)
+    assert "following the log" in err
+    assert "stopped" in err
