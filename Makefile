@@ -40,7 +40,7 @@ schema: install ## regenerate schemas/interchange-event.json from the event cata
 	$(BIN)/ledger schema > schemas/interchange-event.json
 
 bench: install services ## import benchmark vs raw COPY and plain app.save (BENCH_EVENTS=100000)
-	$(BIN)/python bench/import_bench.py --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}
+	$(BIN)/python -m bench.import_bench --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) ledger.db .mypy_cache .ruff_cache .pytest_cache

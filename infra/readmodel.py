@@ -121,6 +121,36 @@ def _delete(table: Table, qualified: str, where: Mapping[str, Any], mark: str) -
     return f"DELETE FROM {qualified} WHERE {condition}"
 
 
+DELETE_CHUNK = 500  # keys per DELETE ... IN (...); SQLite allows 999 parameters
+
+
+def _planned(changes: Sequence[Change]) -> list[tuple[str, Table, list[Any]]]:
+    """The statements for a batch, in order: deletes of replaced rows, grouped per table
+    and key column (one statement per 500 keys instead of one per case), then inserts
+    grouped per table. Rows of one batch never overlap across changes of one table."""
+    deletes: dict[tuple[str, str], list[Any]] = {}
+    other_deletes: list[Replace] = []
+    inserts: dict[str, tuple[Table, list[Row]]] = {}
+    for change in changes:
+        if isinstance(change, Replace):
+            if len(change.where) == 1:
+                ((column, value),) = change.where.items()
+                deletes.setdefault((change.table.name, column), []).append(value)
+                inserts.setdefault(change.table.name, (change.table, []))
+            else:
+                other_deletes.append(change)
+        inserts.setdefault(change.table.name, (change.table, []))[1].extend(change.rows)
+    tables = {name: table for name, (table, _) in inserts.items()}
+    plan: list[tuple[str, Table, list[Any]]] = [
+        ("delete_in", tables[name], [column, keys[i : i + DELETE_CHUNK]])
+        for (name, column), keys in deletes.items()
+        for i in range(0, len(keys), DELETE_CHUNK)
+    ]
+    plan += [("delete", change.table, [change.where]) for change in other_deletes]
+    plan += [("insert", table, rows) for table, rows in inserts.values() if rows]
+    return plan
+
+
 def _insert(table: Table, qualified: str, mark: str) -> str:
     marks = ", ".join(mark for _ in table.columns)
     return f"INSERT INTO {qualified} ({', '.join(table.column_names)}) VALUES ({marks})"
@@ -142,14 +172,16 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
 
     def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            for change in changes:
-                table = change.table
-                if isinstance(change, Replace):
-                    cursor.execute(
-                        _delete(table, table.name, change.where, "?"), [*change.where.values()]
-                    )
-                if change.rows:
-                    cursor.executemany(_insert(table, table.name, "?"), _values(table, change.rows))
+            for action, table, args in _planned(changes):
+                if action == "delete_in":
+                    column, keys = args
+                    marks = ", ".join("?" for _ in keys)
+                    cursor.execute(f"DELETE FROM {table.name} WHERE {column} IN ({marks})", keys)
+                elif action == "delete":
+                    (where,) = args
+                    cursor.execute(_delete(table, table.name, where, "?"), [*where.values()])
+                else:
+                    cursor.executemany(_insert(table, table.name, "?"), _values(table, args))
             self._insert_tracking(cursor, Tracking(projection, position))
 
     def reset(self, projection: str, tables: Sequence[Table]) -> None:
@@ -183,17 +215,18 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
 
     def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            for change in changes:
-                table, name = change.table, self._qualified(change.table.name)
-                if isinstance(change, Replace):
-                    cursor.execute(
-                        cast(Any, _delete(table, name, change.where, "%s")),
-                        [*change.where.values()],
-                    )
-                if change.rows:
-                    cursor.executemany(
-                        cast(Any, _insert(table, name, "%s")), _values(table, change.rows)
-                    )
+            for action, table, args in _planned(changes):
+                name = self._qualified(table.name)
+                if action == "delete_in":
+                    column, keys = args
+                    sql = f"DELETE FROM {name} WHERE {column} = ANY(%s)"
+                    cursor.execute(cast(Any, sql), [keys])
+                elif action == "delete":
+                    (where,) = args
+                    sql = _delete(table, name, where, "%s")
+                    cursor.execute(cast(Any, sql), [*where.values()])
+                else:
+                    cursor.executemany(cast(Any, _insert(table, name, "%s")), _values(table, args))
             self._insert_tracking(cursor, Tracking(projection, position))
 
     def reset(self, projection: str, tables: Sequence[Table]) -> None:

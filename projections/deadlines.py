@@ -38,7 +38,14 @@ DEADLINE = Table(
         ("last_event_on", "text"),
     ),
     key=("case_id", "deadline", "cycle"),
-    indexes=(("employer_id", "due_on"), ("case_manager_id", "due_on"), ("due_on",)),
+    indexes=(
+        ("employer_id", "due_on"),
+        ("case_manager_id", "due_on"),
+        ("due_on",),
+        # finds the few cases with events after the day asked about (replayed instead)
+        ("employer_id", "last_event_on"),
+        ("case_manager_id", "last_event_on"),
+    ),
 )
 
 

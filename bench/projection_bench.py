@@ -1,0 +1,280 @@
+"""Read-side benchmarks, each next to its baseline measured in the same run.
+
+1. Rebuild: ``ledger project --rebuild`` (all read models) in events/s, against
+   the plain ``select_notifications`` read rate of the same log (pages of 1,000).
+2. Point-in-time replay of a case with 200 events: ``--as-of`` and
+   ``--as-of --known-at`` (with and without the event index), against the plain
+   ``repository.get`` of that case. Median latency of repeated runs.
+3. Deadline view of one employer with 10,000 open cases: overdue list, due in the
+   next two weeks, and "overdue since yesterday", against the raw SQL select of
+   the same rows (no status computation).
+
+Prints a table and appends a dated entry to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from functools import partial
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+from bench.common import ROOT, commit, drop, fresh_url, lines_for, machine, pg_version, timed
+from domain.deadlines import DeadlineStatus, case_deadlines
+from infra.readmodel import ReadModelStore, read_models
+from projections.catalogue import all_projections
+from projections.deadlines import DeadlineQuery, find_deadlines
+from projections.runner import ProjectionRunner
+from services.case_views import case_as_known
+from services.importer import import_lines, numbered
+from services.ledger import Ledger
+
+TODAY = date(2026, 11, 2)
+BIG_EMPLOYER = "ER-BIG"
+
+
+def median_ms(action: Callable[[], Any], repeat: int) -> float:
+    action()  # warm caches and prepared statements
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def read_rate(ledger: Ledger) -> float:
+    def read_all() -> int:
+        count, start = 0, 0
+        while page := ledger.recorder.select_notifications(start, 1000, inclusive_of_start=False):
+            count += len(page)
+            start = page[-1].id
+        return count
+
+    events = read_all()
+    return events / timed(read_all)
+
+
+def rebuild(ledger: Ledger, store: ReadModelStore) -> tuple[int, float]:
+    runner = ProjectionRunner(ledger, store, all_projections())
+    started = time.perf_counter()
+    summary = runner.rebuild()
+    return summary.events, summary.events / (time.perf_counter() - started)
+
+
+def _event(case_id: str, kind: str, on: date, **data: Any) -> str:
+    recorded = datetime.combine(on, day_time(12), UTC)
+    return json.dumps(
+        {
+            "event_id": str(uuid4()),
+            "case_id": case_id,
+            "type": kind,
+            "occurred_on": on.isoformat(),
+            "recorded_at": recorded.isoformat(),
+            "actor": {"role": "case_manager", "id": "cm-1"},
+            "data": data,
+        }
+    )
+
+
+def long_case(events: int) -> tuple[str, list[str]]:
+    """One case of ``events`` events: the first steps, then evaluations every 3 days."""
+    case_id, first = str(uuid4()), TODAY - timedelta(days=3 * events + 60)
+    lines = [
+        _event(case_id, "SicknessReported", first, employee_id="E1", employer_id="ER-LONG",
+               first_sick_day=first.isoformat()),
+        _event(case_id, "ReportedToOccupationalPhysician", first + timedelta(days=2)),
+        _event(case_id, "ProblemAnalysisCompleted", first + timedelta(days=30)),
+        _event(case_id, "PlanOfApproachAgreed", first + timedelta(days=40), goal="own_work"),
+    ]  # fmt: skip
+    on = first + timedelta(days=43)
+    while len(lines) < events:
+        lines.append(_event(case_id, "PlanEvaluated", on, adjustment="none"))
+        on += timedelta(days=3)
+    return case_id, lines
+
+
+def replay_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[str, float]:
+    case_id, lines = long_case(200)
+    import_lines(ledger, numbered(lines))
+    ProjectionRunner(ledger, store, all_projections()).run()
+    uuid = UUID(case_id)
+    middle = json.loads(lines[100])
+    as_of = date.fromisoformat(middle["occurred_on"])
+    known_at = datetime.fromisoformat(middle["recorded_at"])
+
+    def as_of_only() -> None:
+        case = ledger.get_case(uuid)
+        case.state(as_of=as_of)
+        case_deadlines(case.timeline(), as_of)
+
+    def known_at_replay(index: ReadModelStore | None) -> Callable[[], None]:
+        def run() -> None:
+            case = case_as_known(ledger, uuid, known_at, index)
+            case.state(as_of=as_of, known_at=known_at)
+            case_deadlines(case.timeline(known_at=known_at), as_of)
+
+        return run
+
+    return {
+        "repository_get": median_ms(lambda: ledger.repository.get(uuid), repeat),
+        "as_of": median_ms(as_of_only, repeat),
+        "known_at_full_load": median_ms(known_at_replay(None), repeat),
+        "known_at_with_index": median_ms(known_at_replay(store), repeat),
+    }
+
+
+def employer_population(cases: int) -> list[str]:
+    """``cases`` open cases of one employer, first sick days over two years, early steps."""
+    lines: list[str] = []
+    for n in range(cases):
+        case_id, first = str(uuid4()), TODAY - timedelta(days=1 + (n * 7) % 700)
+        lines.append(
+            _event(case_id, "SicknessReported", first, employee_id=f"E{n}",
+                   employer_id=BIG_EMPLOYER, first_sick_day=first.isoformat())
+        )  # fmt: skip
+        if n % 3:
+            lines.append(_event(case_id, "ReportedToOccupationalPhysician", first))
+    return lines
+
+
+def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[str, Any]:
+    import_lines(ledger, numbered(employer_population(10_000)))
+    ProjectionRunner(ledger, store, all_projections()).run()
+
+    def replay(case_id: UUID, on: date) -> list[Any]:
+        return case_deadlines(ledger.get_case(case_id).timeline(), on)
+
+    queries = {
+        "overdue": DeadlineQuery(TODAY, employer_id=BIG_EMPLOYER, status=DeadlineStatus.OVERDUE),
+        "due_in_14_days": DeadlineQuery(
+            TODAY, employer_id=BIG_EMPLOYER, status=DeadlineStatus.OPEN,
+            due_before=TODAY + timedelta(days=14),
+        ),
+        "overdue_since_yesterday": DeadlineQuery(
+            TODAY, employer_id=BIG_EMPLOYER, became_overdue=True
+        ),
+    }  # fmt: skip
+    raw = {
+        "overdue": (
+            "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
+            "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on < ? ORDER BY due_on",
+            [BIG_EMPLOYER, TODAY.isoformat(), TODAY.isoformat()],
+        ),
+        "due_in_14_days": (
+            "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
+            "done_on IS NULL AND lapsed = 0 AND due_on >= ? AND due_on < ? ORDER BY due_on",
+            [BIG_EMPLOYER, TODAY.isoformat(), TODAY.isoformat(),
+             (TODAY + timedelta(days=14)).isoformat()],
+        ),
+        "overdue_since_yesterday": (
+            "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
+            "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on = ? ORDER BY due_on",
+            [BIG_EMPLOYER, TODAY.isoformat(), (TODAY - timedelta(days=1)).isoformat()],
+        ),
+    }  # fmt: skip
+    results: dict[str, Any] = {}
+    for name, query in queries.items():
+        rows = find_deadlines(store, query, replay)
+        sql, params = raw[name]
+        assert len(store.query(sql, params)) == len(rows), name  # same rows, both ways
+        results[name] = {
+            "rows": len(rows),
+            "view_ms": median_ms(partial(find_deadlines, store, query, replay), repeat),
+            "raw_sql_ms": median_ms(partial(store.query, sql, params), repeat),
+        }
+    return results
+
+
+def run(kind: str, base: str, events: int, workdir: Path, repeat: int) -> dict[str, Any]:
+    url = fresh_url(base, kind, workdir)
+    result: dict[str, Any] = {"store": kind}
+    try:
+        with Ledger(url) as ledger, read_models(url) as store:
+            import_lines(ledger, lines_for(events))
+            result["read_rate"] = read_rate(ledger)
+            result["events"], result["rebuild_rate"] = rebuild(ledger, store)
+            result["replay"] = replay_latencies(ledger, store, repeat)
+            result["view"] = view_latencies(ledger, store, repeat)
+    finally:
+        drop(url)
+    return result
+
+
+def report(results: list[dict[str, Any]], version: str) -> str:
+    stamp = datetime.now().isoformat(timespec="seconds")
+    out = [
+        f"### Read side: rebuild, replay, deadline view - {stamp}",
+        "",
+        f"Machine: {machine()}; {version}; commit {commit()}",
+        "",
+        "| store | events | rebuild (ev/s) | select_notifications (ev/s) | rebuild / read |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        out.append(
+            f"| {r['store']} | {r['events']:,} | {r['rebuild_rate']:,.0f} "
+            f"| {r['read_rate']:,.0f} | {r['rebuild_rate'] / r['read_rate']:.3f} |"
+        )
+    out += [
+        "",
+        "Replay of a 200-event case (median ms; ratio to `repository.get`):",
+        "",
+        "| store | repository.get | --as-of | --known-at, full load | --known-at, event index |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        p = r["replay"]
+        base = p["repository_get"]
+        cells = [f"{p[k]:.2f} ({p[k] / base:.2f}x)" for k in
+                 ("as_of", "known_at_full_load", "known_at_with_index")]  # fmt: skip
+        out.append(f"| {r['store']} | {base:.2f} | " + " | ".join(cells) + " |")
+    out += [
+        "",
+        f"Deadline view of one employer with 10,000 open cases (median ms; as of {TODAY}):",
+        "",
+        "| store | query | rows | view | raw SQL select | view / raw |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for name, v in r["view"].items():
+            out.append(
+                f"| {r['store']} | {name} | {v['rows']:,} | {v['view_ms']:.1f} "
+                f"| {v['raw_sql_ms']:.1f} | {v['view_ms'] / v['raw_sql_ms']:.2f} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--events", type=int, default=50_000, help="log size for the rebuild")
+    parser.add_argument("--repeat", type=int, default=30, help="runs per latency median")
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    args = parser.parse_args()
+    base = args.database_url.split("?")[0]
+    workdir = ROOT / "bench" / "out"
+    workdir.mkdir(parents=True, exist_ok=True)
+    results = [
+        run(kind, base, args.events, workdir, args.repeat) for kind in args.stores.split(",")
+    ]
+    text = report(results, pg_version(base))
+    print(text)
+    if not args.no_record:
+        from bench.common import record
+
+        record(text)
+
+
+if __name__ == "__main__":
+    main()
