@@ -39,8 +39,9 @@ test: install services lint typecheck ## everything CI runs: lint, types, all te
 schema: install ## regenerate schemas/interchange-event.json from the event catalogue
 	$(BIN)/ledger schema > schemas/interchange-event.json
 
-bench: install services ## import benchmark vs raw COPY and plain app.save (BENCH_EVENTS=100000)
+bench: install services ## benchmarks with same-run baselines; results appended to BENCHMARKS.md
 	$(BIN)/python -m bench.import_bench --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}
+	$(BIN)/python -m bench.projection_bench --database-url '$(BENCH_DATABASE_URL)'
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) ledger.db .mypy_cache .ruff_cache .pytest_cache

@@ -118,3 +118,29 @@ class CaseSummary:
 def read_case_state(store: ReadModelStore, case_id: UUID) -> Row | None:
     rows = store.query("SELECT * FROM {case_state} WHERE case_id = ?", [str(case_id)])
     return rows[0] if rows else None
+
+
+def find_cases(
+    store: ReadModelStore,
+    *,
+    employer_id: str | None = None,
+    case_manager_id: str | None = None,
+    status: CaseStatus | None = None,
+    limit: int | None = None,
+) -> list[Row]:
+    """Case-state rows, the longest-running first (by first sick day, then id)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("employer_id", employer_id),
+        ("case_manager_id", case_manager_id),
+        ("status", status.value if status else None),
+    ):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    sql = f"SELECT * FROM {{case_state}} {where}ORDER BY first_sick_day, case_id"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return store.query(sql, params)

@@ -21,8 +21,9 @@ from eventsourcing.persistence import PersistenceError
 from domain.case import Case
 from domain.deadlines import DeadlineStatus
 from domain.interchange import json_schema
+from domain.state import CaseStatus
 from infra.config import ConfigurationError
-from services.cli_cases import case_text, cmd_case, cmd_deadlines
+from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
 from services.cli_project import cmd_project
 from services.importer import ImportRejectedError, import_lines, numbered
 from services.ledger import Ledger, UnknownCaseError
@@ -164,6 +165,24 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only deadlines that became overdue today (due yesterday, not met)",
     )
+    p.add_argument("--no-refresh", action="store_true", help="read the view as it is")
+    p.add_argument("--json", action="store_true", help="print JSON rows")
+
+    p = commands.add_parser(
+        "cases",
+        formatter_class=_Formatter,
+        help="list cases from the case-state read model",
+        description="Cases with their status, phase, counted sick days and next deadline,\n"
+        "from the case-state read model (brought up to date first unless --no-refresh),\n"
+        "longest-running first.",
+        epilog="examples:\n  ledger cases --status open\n"
+        "  ledger cases --employer ER00017 --json\n  ledger cases --case-manager cm-1 --limit 20",
+    )
+    p.add_argument("--employer", metavar="ID", help="only this employer's cases")
+    p.add_argument("--case-manager", metavar="ID", help="only this case manager's cases")
+    p.add_argument("--status", choices=[s.value for s in CaseStatus], help="only this status")
+    p.add_argument("--on", type=date.fromisoformat, help="count sick days to DATE (default today)")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N cases")
     p.add_argument("--no-refresh", action="store_true", help="read the view as it is")
     p.add_argument("--json", action="store_true", help="print JSON rows")
 
@@ -348,6 +367,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "case": cmd_case,
     "deadlines": cmd_deadlines,
     "project": cmd_project,
+    "cases": cmd_cases,
     "simulate": cmd_simulate,
     "schema": cmd_schema,
     "demo": cmd_demo,

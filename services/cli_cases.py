@@ -11,7 +11,9 @@ from uuid import UUID
 
 from domain.case import Case
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
+from domain.state import CaseStatus
 from infra.readmodel import ReadModelStore, read_models
+from projections.case_state import CaseStateProjection, CaseSummary, find_cases
 from projections.deadlines import (
     CaseDeadline,
     DeadlineProjection,
@@ -197,3 +199,32 @@ def _from_view(
         return case_deadlines(ledger.get_case(case_id).timeline(), day)
 
     return [(row.case_id, row.deadline) for row in find_deadlines(store, _query(args, on), replay)]
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    on = args.on or date.today()
+    with Ledger() as ledger, read_models(ledger.database_url) as store:
+        if not args.no_refresh:
+            ProjectionRunner(ledger, store, [CaseStateProjection()]).run()
+        rows = find_cases(
+            store,
+            employer_id=args.employer,
+            case_manager_id=args.case_manager,
+            status=CaseStatus(args.status) if args.status else None,
+            limit=args.limit,
+        )
+    summaries = [
+        CaseSummary(row, max(on, date.fromisoformat(row["last_event_on"]))) for row in rows
+    ]
+    if args.json:
+        print(json.dumps([summary.to_json() for summary in summaries], indent=2))
+        return 0
+    print(f"{len(rows)} case(s) on {on.isoformat()}")
+    for summary in summaries:
+        s = summary.to_json()
+        next_due = f"next {s['next_deadline']} {s['next_due_on']}" if s["next_due_on"] else ""
+        print(
+            f"  {s['case_id']}  {s['status']:9} {s['phase']:20} since {s['first_sick_day']}  "
+            f"{s['counted_sick_days']:>4} sick days  {s['employer_id']:10} {next_due}"
+        )
+    return 0
