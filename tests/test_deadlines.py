@@ -8,6 +8,8 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
 from domain.case import Case, record_fact
 from domain.deadlines import (
     POORTWACHTER_2002,
@@ -19,6 +21,7 @@ from domain.deadlines import (
 )
 from domain.events import CATALOGUE
 from domain.interchange import event_fields, parse_line
+from domain.rules import RuleViolation
 from tests.factories import line, report
 
 D = date(2024, 1, 8)  # a Monday
@@ -100,6 +103,25 @@ def test_relapse_after_ten_days_moves_later_dates_by_ten() -> None:
     for name in ("problem_analysis", "uwv_notification", "wia_application"):
         assert get(relapsed, name, on).due_on == get(plain, name, on).due_on + timedelta(days=10)
     assert get(relapsed, "report_to_occupational_physician", on).due_on == day(7)
+
+
+def test_relapse_after_thirty_days_is_a_new_case_with_its_own_deadlines() -> None:
+    """s2 (art. 7:629 lid 10 BW): sickness 28 days or more after recovery is not added up;
+    the old case refuses it (rule relapse_within_28_days) and a new case counts from day 1."""
+    old = build([("RecoveryReported", day(20), {})])
+    with pytest.raises(RuleViolation) as refused:
+        old.record(
+            CATALOGUE["SicknessResumed"],
+            event_id=uuid4(),
+            occurred_on=day(50),
+            actor={"role": "employer", "id": "ER1"},
+        )
+    assert refused.value.rule.name == "relapse_within_28_days"
+    new = build([], first=day(50))
+    on = day(51)
+    assert get(new, "problem_analysis", on).due_on == day(50) + timedelta(days=6 * 7 - 1)
+    assert get(new, "wia_application", on).due_on == day(50) + timedelta(days=93 * 7 - 1)
+    assert get(old, "problem_analysis", on).status is NA  # recovered before it was due
 
 
 def test_partial_resumption_keeps_the_clock_running() -> None:

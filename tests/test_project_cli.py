@@ -95,3 +95,34 @@ def test_follow_applies_new_events_until_stopped(
     assert sum(applied[1:]) == len(more)
     assert "following the log" in err
     assert "stopped" in err
+
+
+def test_a_runner_killed_mid_rebuild_resumes_without_loss_or_duplicates(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from infra.readmodel import read_models
+    from projections.catalogue import all_projections
+    from tests.test_projection_runner import dump
+
+    events = _population(800, seed=9)
+    assert import_via_cli(tmp_path, events) == 0
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "project", "--rebuild", "--page-size", "5", "-q"],
+        env={**os.environ, "LEDGER_DATABASE_URL": use_database},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with read_models(use_database) as store:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (store.position("event_index") or 0):
+            time.sleep(0.01)
+        runner.send_signal(signal.SIGKILL)  # no clean-up of any kind
+        runner.wait(timeout=30)
+        killed_at = store.position("event_index") or 0
+        assert 0 < killed_at < len(events), "the runner should be killed part-way"
+
+        assert main(["project", "--quiet"]) == 0
+        resumed = dump(store, all_projections())
+        assert len(resumed["case_event"]) == len(events)  # the key refuses a duplicate
+        assert main(["project", "--rebuild", "--quiet"]) == 0
+        assert dump(store, all_projections()) == resumed
