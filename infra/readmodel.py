@@ -28,7 +28,14 @@ from infra.config import database_url, eventsourcing_env
 
 ColumnKind = Literal["text", "integer", "json"]
 Row = dict[str, Any]
+_LATEST: dict[str, Table] = {}  # queries name tables by ``{name}``: the newest version
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def physical_name(name: str) -> str:
+    """The database name of the newest version of the table called ``name`` in queries."""
+    table = _LATEST.get(name)
+    return table.physical if table else name
 
 
 @dataclass(frozen=True)
@@ -39,11 +46,20 @@ class Table:
     columns: tuple[tuple[str, ColumnKind], ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    version: int = 1  # a new shape gets a new version, so a new table that is rebuilt
 
     def __post_init__(self) -> None:
         for name in (self.name, *(column for column, _ in self.columns)):
             if not _NAME.match(name):
                 raise ValueError(f"read-model name {name!r} must be lower_snake_case")
+        known = _LATEST.get(self.name)
+        if known is None or known.version < self.version:
+            _LATEST[self.name] = self
+
+    @property
+    def physical(self) -> str:
+        """The table's name in the database: one table per version of its shape."""
+        return self.name if self.version == 1 else f"{self.name}_v{self.version}"
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -93,6 +109,11 @@ class ReadModelStore(ABC):
         """Run a read query written with ``?`` placeholders and ``{table}`` names."""
 
     @abstractmethod
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; the number of rows changed.
+        For tables outside any projection (access log, idempotency keys)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -110,7 +131,7 @@ def _ddl(table: Table, qualified: str, dialect: str) -> list[str]:
     ]
     for index in table.indexes:
         statements.append(
-            f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(index)}_idx "
+            f"CREATE INDEX IF NOT EXISTS {table.physical}_{'_'.join(index)}_idx "
             f"ON {qualified} ({', '.join(index)})"
         )
     return statements
@@ -164,7 +185,7 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
     def create_tables(self, tables: Sequence[Table]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             for table in tables:
-                for statement in _ddl(table, table.name, "sqlite"):
+                for statement in _ddl(table, table.physical, "sqlite"):
                     cursor.execute(statement)
 
     def position(self, projection: str) -> int | None:
@@ -176,24 +197,34 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
                 if action == "delete_in":
                     column, keys = args
                     marks = ", ".join("?" for _ in keys)
-                    cursor.execute(f"DELETE FROM {table.name} WHERE {column} IN ({marks})", keys)
+                    cursor.execute(
+                        f"DELETE FROM {table.physical} WHERE {column} IN ({marks})", keys
+                    )
                 elif action == "delete":
                     (where,) = args
-                    cursor.execute(_delete(table, table.name, where, "?"), [*where.values()])
+                    cursor.execute(_delete(table, table.physical, where, "?"), [*where.values()])
                 else:
-                    cursor.executemany(_insert(table, table.name, "?"), _values(table, args))
+                    cursor.executemany(_insert(table, table.physical, "?"), _values(table, args))
             self._insert_tracking(cursor, Tracking(projection, position))
 
     def reset(self, projection: str, tables: Sequence[Table]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             for table in tables:
-                cursor.execute(f"DELETE FROM {table.name}")
+                cursor.execute(f"DELETE FROM {table.physical}")
             cursor.execute("DELETE FROM tracking WHERE application_name = ?", (projection,))
+
+    def _sql(self, sql: str) -> str:
+        return re.sub(r"\{(\w+)\}", lambda m: physical_name(m.group(1)), sql)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(re.sub(r"\{(\w+)\}", r"\1", sql), list(params))
+            cursor.execute(self._sql(sql), list(params))
             return [dict(row) for row in cursor.fetchall()]
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._sql(sql), list(params))
+            return int(cursor.sqlite_cursor.rowcount)
 
     def close(self) -> None:
         self.datastore.close()
@@ -210,13 +241,13 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
     def create_tables(self, tables: Sequence[Table]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             for table in tables:
-                for statement in _ddl(table, self._qualified(table.name), "postgres"):
+                for statement in _ddl(table, self._qualified(table.physical), "postgres"):
                     cursor.execute(cast(Any, statement))
 
     def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             for action, table, args in _planned(changes):
-                name = self._qualified(table.name)
+                name = self._qualified(table.physical)
                 if action == "delete_in":
                     column, keys = args
                     sql = f"DELETE FROM {name} WHERE {column} = ANY(%s)"
@@ -232,7 +263,7 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
     def reset(self, projection: str, tables: Sequence[Table]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             for table in tables:
-                cursor.execute(cast(Any, f"DELETE FROM {self._qualified(table.name)}"))
+                cursor.execute(cast(Any, f"DELETE FROM {self._qualified(table.physical)}"))
             cursor.execute(
                 cast(
                     Any,
@@ -242,11 +273,19 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
                 (projection,),
             )
 
+    def _sql(self, sql: str) -> str:
+        named = re.sub(r"\{(\w+)\}", lambda m: self._qualified(physical_name(m.group(1))), sql)
+        return named.replace("?", "%s")  # queries here never hold a literal "?"
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        text = re.sub(r"\{(\w+)\}", lambda m: self._qualified(m.group(1)), sql).replace("?", "%s")
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(cast(Any, text), list(params))
+            cursor.execute(cast(Any, self._sql(sql)), list(params))
             return [dict(row) for row in cursor.fetchall()]
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(cast(Any, self._sql(sql)), list(params))
+            return int(cursor.rowcount)
 
     def close(self) -> None:
         self.datastore.close()

@@ -27,6 +27,12 @@ class CaseProjection(ABC):
     name: str
     tables: tuple[Table, ...]
 
+    @property
+    def tracking_name(self) -> str:
+        """The position's key: it names the tables' versions, so that a new shape of a
+        table starts from zero instead of continuing from the old table's position."""
+        return ":".join([self.name, *(table.physical for table in self.tables)])
+
     @abstractmethod
     def changes(self, case: Case, new_events: Sequence[ev.CaseEvent]) -> list[Change]:
         """How the tables change now that ``case`` has ``new_events`` (already applied)."""

@@ -24,6 +24,7 @@ CASE_STATE = Table(
     name="case_state",
     columns=(
         ("case_id", "text"),
+        ("employee_id", "text"),
         ("employer_id", "text"),
         ("case_manager_id", "text"),
         ("status", "text"),
@@ -43,7 +44,8 @@ CASE_STATE = Table(
         ("state", "json"),
     ),
     key=("case_id",),
-    indexes=(("employer_id", "status"), ("case_manager_id", "status")),
+    indexes=(("employer_id", "status"), ("case_manager_id", "status"), ("employee_id",)),
+    version=2,  # v2: employee_id, to find an employee's last case (relapse within 28 days)
 )
 
 
@@ -52,7 +54,8 @@ class CaseStateProjection(CaseProjection):
     tables = (CASE_STATE,)
 
     def changes(self, case: Case, new_events: Sequence[ev.CaseEvent]) -> list[Change]:
-        return [Replace(CASE_STATE, {"case_id": str(case.id)}, [case_state_row(case)])]
+        (table,) = self.tables
+        return [Replace(table, {"case_id": str(case.id)}, [case_state_row(case)])]
 
 
 def case_state_row(case: Case) -> Row:
@@ -67,6 +70,7 @@ def case_state_row(case: Case) -> Row:
     document = state.to_json(on=last_on)
     return {
         "case_id": str(case.id),
+        "employee_id": state.employee_id,
         "employer_id": state.employer_id,
         "case_manager_id": state.case_manager_id,
         "status": state.status.value,

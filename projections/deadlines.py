@@ -73,7 +73,8 @@ class DeadlineProjection(CaseProjection):
             }
             for fact in deadline_facts(state)
         ]
-        return [Replace(DEADLINE, {"case_id": str(case.id)}, rows)]
+        (table,) = self.tables
+        return [Replace(table, {"case_id": str(case.id)}, rows)]
 
 
 @dataclass(frozen=True)

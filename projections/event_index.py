@@ -55,7 +55,8 @@ class EventIndexProjection(CaseProjection):
             }
             for event in new_events
         ]
-        return [Append(CASE_EVENT, rows)]
+        (table,) = self.tables
+        return [Append(table, rows)]
 
 
 def version_known_at(store: ReadModelStore, case_id: UUID, known_at: datetime) -> int | None:

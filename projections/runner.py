@@ -70,7 +70,7 @@ class ProjectionRunner:
         store.create_tables([table for p in self.projections for table in p.tables])
 
     def positions(self) -> dict[str, int | None]:
-        return {p.name: self.store.position(p.name) for p in self.projections}
+        return {p.name: self.store.position(p.tracking_name) for p in self.projections}
 
     def head(self) -> int:
         return self.ledger.recorder.max_notification_id() or 0
@@ -82,6 +82,9 @@ class ProjectionRunner:
     def run(self, progress: ProgressCallback | None = None) -> RunSummary:
         """Apply everything in the log now; return when every projection is at the head."""
         positions = {name: pos or 0 for name, pos in self.positions().items()}
+        for projection in self.projections:
+            if positions[projection.name] == 0:  # nothing applied: no rows may be left over
+                self.store.reset(projection.tracking_name, projection.tables)
         head, started, applied = self.head(), time.monotonic(), 0
         start = min(positions.values(), default=0)
         try:
@@ -106,7 +109,7 @@ class ProjectionRunner:
     def rebuild(self, progress: ProgressCallback | None = None) -> RunSummary:
         """Empty every read model and replay the whole log into it."""
         for projection in self.projections:
-            self.store.reset(projection.name, projection.tables)
+            self.store.reset(projection.tracking_name, projection.tables)
         self.cases.clear()
         return self.run(progress)
 
@@ -144,7 +147,7 @@ class ProjectionRunner:
             changes: list[Change] = []
             for case_id, case_events in new.items():
                 changes.extend(projection.changes(cases[case_id], case_events))
-            self.store.apply(projection.name, end, changes)
+            self.store.apply(projection.tracking_name, end, changes)
             positions[projection.name] = end
         return len(fresh)
 

@@ -52,7 +52,7 @@ def _case_at(ledger: Ledger, case_id: UUID, version: int) -> Case:
 
 def _index_is_current(ledger: Ledger, index: ReadModelStore) -> bool:
     head = ledger.recorder.max_notification_id() or 0
-    return (index.position(EventIndexProjection.name) or 0) >= head
+    return (index.position(EventIndexProjection().tracking_name) or 0) >= head
 
 
 def _event_json(event: CaseEvent) -> dict[str, Any]:

@@ -83,13 +83,14 @@ def test_follow_applies_new_events_until_stopped(
         text=True,
     )
     try:
-        assert _wait_until_caught_up(capsys, 30)
+        caught_up = _wait_until_caught_up(capsys, 30)
         more = _population(8, seed=4)
         assert import_via_cli(tmp_path, more) == 0
-        assert _wait_until_caught_up(capsys, 30)
+        caught_up = caught_up and _wait_until_caught_up(capsys, 30)
     finally:
         follower.send_signal(signal.SIGTERM)
         out, err = follower.communicate(timeout=30)
+    assert caught_up, f"the follower did not catch up; it said:\n{err}"
     assert follower.returncode == 0, err
     applied = [json.loads(text)["events"] for text in out.splitlines()]
     assert sum(applied[1:]) == len(more)
@@ -102,6 +103,7 @@ def test_a_runner_killed_mid_rebuild_resumes_without_loss_or_duplicates(
 ) -> None:
     from infra.readmodel import read_models
     from projections.catalogue import all_projections
+    from projections.event_index import EventIndexProjection
     from tests.test_projection_runner import dump
 
     events = _population(800, seed=9)
@@ -114,11 +116,13 @@ def test_a_runner_killed_mid_rebuild_resumes_without_loss_or_duplicates(
     )
     with read_models(use_database) as store:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (store.position("event_index") or 0):
+        while time.monotonic() < deadline and not (
+            store.position(EventIndexProjection().tracking_name) or 0
+        ):
             time.sleep(0.01)
         runner.send_signal(signal.SIGKILL)  # no clean-up of any kind
         runner.wait(timeout=30)
-        killed_at = store.position("event_index") or 0
+        killed_at = store.position(EventIndexProjection().tracking_name) or 0
         assert 0 < killed_at < len(events), "the runner should be killed part-way"
 
         assert main(["project", "--quiet"]) == 0

@@ -15,8 +15,16 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain import events as ev
 from domain.case import Case
-from infra.readmodel import Append, Change, ReadModelStore, read_models
+from infra.readmodel import (
+    Append,
+    Change,
+    PostgresReadModelRecorder,
+    ReadModelStore,
+    Table,
+    read_models,
+)
 from projections.base import CaseProjection
+from projections.case_state import CaseStateProjection
 from projections.catalogue import all_projections
 from projections.event_index import CASE_EVENT, EventIndexProjection
 from projections.runner import Progress, ProjectionRunner
@@ -148,7 +156,7 @@ def test_the_position_never_moves_back_so_a_batch_is_not_applied_twice(
     head = ledger.recorder.max_notification_id()
     assert head is not None
     with pytest.raises(IntegrityError):
-        store.apply("case_state", head, [])
+        store.apply(CaseStateProjection().tracking_name, head, [])
     assert runner.positions() == dict.fromkeys(runner.positions(), head)
 
 
@@ -190,3 +198,33 @@ def test_gaps_in_notification_ids_are_skipped(ledger: Ledger, store: ReadModelSt
     assert summary.events == len(lines)
     assert store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"] == len(lines)
     assert set(summary.positions.values()) == {ids[-1]}
+
+
+def test_a_new_table_version_is_built_from_zero_beside_the_old_one(
+    ledger: Ledger, store: ReadModelStore
+) -> None:
+    """A change of a read model's shape gets a new table and a new position (rebuilt),
+    and rows left in a table whose projection has no position are cleared first."""
+    from dataclasses import replace
+
+    from projections.case_state import CASE_STATE
+
+    _import(ledger, _population(6, seed=12))
+    old = CaseStateProjection()
+    old.tables = (replace(CASE_STATE, version=1),)  # the shape before employee_id
+    legacy = Table(CASE_STATE.name, CASE_STATE.columns[:1], ("case_id",), version=1)
+    store.create_tables([legacy])
+    schema = getattr(getattr(store, "datastore", None), "schema", None)
+    v1 = f'"{schema}".case_state' if isinstance(store, PostgresReadModelRecorder) else "case_state"
+    store.write(f"INSERT INTO {v1} (case_id) VALUES (?)", ["from-the-old-shape"])
+
+    current = CaseStateProjection()
+    assert current.tracking_name != old.tracking_name
+    assert CASE_STATE.physical == "case_state_v2"
+    store.create_tables(current.tables)
+    store.write("INSERT INTO {case_state} (case_id, version) VALUES (?, ?)", ["left-over", 1])
+    ProjectionRunner(ledger, store, [current]).run()
+    rows = store.query("SELECT case_id FROM {case_state}")
+    assert len(rows) == 6
+    assert "left-over" not in {row["case_id"] for row in rows}
+    assert store.query(f"SELECT case_id FROM {v1}") == [{"case_id": "from-the-old-shape"}]
