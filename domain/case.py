@@ -19,7 +19,8 @@ from domain.rules import (
     check_recording,
     check_timeline,
 )
-from domain.state import CaseState, evolve, fold
+from domain.sicktime import RELAPSE_WINDOW_DAYS
+from domain.state import CaseState, CaseStatus, evolve, fold
 from domain.timeline import effective_events
 
 
@@ -169,3 +170,12 @@ def _sorts_last(state: CaseState, event: ev.CaseEvent) -> bool:
     return not isinstance(event, ev.EventCorrected | ev.EventRetracted) and (
         state.last_event_on is None or event.occurred_on >= state.last_event_on
     )
+
+
+def continues_case(state: CaseState, sick_on: date) -> bool:
+    """Whether sickness from ``sick_on`` continues this case rather than opening a new
+    one: the case recovered less than 28 days before (samentelling, art. 7:629 lid 10 BW,
+    rule relapse_within_28_days)."""
+    if state.status is not CaseStatus.RECOVERED or state.recovered_on is None:
+        return False
+    return 0 <= (sick_on - state.recovered_on).days < RELAPSE_WINDOW_DAYS

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
 
+from domain.access import Role
 from domain.case import Case
 from domain.deadlines import DeadlineStatus
 from domain.interchange import json_schema
@@ -25,6 +26,7 @@ from domain.state import CaseStatus
 from infra.config import ConfigurationError
 from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
 from services.cli_project import cmd_project
+from services.cli_serve import cmd_serve, cmd_token
 from services.importer import ImportRejectedError, import_lines, numbered
 from services.ledger import Ledger, UnknownCaseError
 from services.simulate import simulate
@@ -167,6 +169,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-refresh", action="store_true", help="read the view as it is")
     p.add_argument("--json", action="store_true", help="print JSON rows")
+
+    p = commands.add_parser(
+        "serve",
+        formatter_class=_Formatter,
+        help="run the HTTP API and the web pages",
+        description="Serve the API (OpenAPI at /docs) and the pages (deadline dashboard,\n"
+        "case pages, statistics) on the ledger's store. Prints a sign-in link with a\n"
+        "token for --role (default case_manager). Read models are kept current by a\n"
+        "background runner. The token key is LEDGER_JWT_KEY (or a development key file).",
+        epilog="examples:\n  ledger serve\n  ledger serve --host 0.0.0.0 --port 8080 --role admin",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--role",
+        default="admin",
+        choices=[r.value for r in Role],
+        help="role of the sign-in link printed (default admin)",
+    )
+
+    p = commands.add_parser(
+        "token",
+        formatter_class=_Formatter,
+        help="issue a bearer token for a role",
+        description="Print a signed token (JWT, HS256, key LEDGER_JWT_KEY or the development\n"
+        "key file) for a subject with a role. Employer tokens are scoped to one employer;\n"
+        "case managers and physicians to the employers given (all when none).",
+        epilog="examples:\n  ledger token --role employer --employer ER00017 --subject er-17\n"
+        "  ledger token --role case_manager --subject cm-1 --employer ER00017 ER00018\n"
+        "  ledger token --role uwv_reviewer --subject uwv-1 --hours 1",
+    )
+    p.add_argument("--role", required=True, choices=[r.value for r in Role])
+    p.add_argument("--subject", help="who the token is for (default: the role)")
+    p.add_argument("--employer", nargs="+", metavar="ID", help="employers served")
+    p.add_argument("--hours", type=float, default=8.0, help="valid for (default 8)")
 
     p = commands.add_parser(
         "cases",
@@ -368,6 +405,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "deadlines": cmd_deadlines,
     "project": cmd_project,
     "cases": cmd_cases,
+    "serve": cmd_serve,
+    "token": cmd_token,
     "simulate": cmd_simulate,
     "schema": cmd_schema,
     "demo": cmd_demo,

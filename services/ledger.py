@@ -12,7 +12,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import IntegrityError, Mapper
 
 from domain import events as ev
 from domain.case import Case, record_fact
@@ -30,6 +30,15 @@ class UnknownCaseError(LookupError):
 
 class DuplicateEventError(ValueError):
     """An event id that is already stored names different content."""
+
+
+class VersionConflictError(RuntimeError):
+    """The case is not at the version the writer expected (someone else wrote first)."""
+
+    def __init__(self, case_id: UUID, expected: int | None, current: int) -> None:
+        wanted = f"version {expected}" if expected is not None else "the version it read"
+        super().__init__(f"case {case_id} is at version {current}, not {wanted}")
+        self.case_id, self.expected, self.current = case_id, expected, current
 
 
 @dataclass(frozen=True)
@@ -59,14 +68,37 @@ class Ledger(Application[UUID]):
 
     # --- commands ---------------------------------------------------------
 
-    def append(self, line: InterchangeLine) -> Appended:
-        """Record one interchange event; a repeated ``event_id`` appends nothing."""
+    def append(self, line: InterchangeLine, expected_version: int | None = None) -> Appended:
+        """Record one interchange event; a repeated ``event_id`` appends nothing.
+
+        With ``expected_version`` the case must be at that version (0: must not exist);
+        a concurrent writer that saved first also raises ``VersionConflictError``.
+        """
         case = self.find_case(line.case_id)
         if case is not None and line.event_id in case.events_by_id:
             return Appended(same_as_stored(case, line), duplicate=True)
+        current = case.version if case is not None else 0
+        if expected_version is not None and expected_version != current:
+            raise VersionConflictError(line.case_id, expected_version, current)
         case = offer(case, line)
-        self.save(case)
+        try:
+            self.save(case)
+        except IntegrityError:
+            latest = self.find_case(line.case_id)
+            raise VersionConflictError(
+                line.case_id, expected_version, latest.version if latest else 0
+            ) from None
         return Appended(case.events_by_id[line.event_id], duplicate=False)
+
+    def append_retrying(self, line: InterchangeLine, attempts: int = 5) -> Appended:
+        """``append``, reading the case again when another writer saved first."""
+        for attempt in range(attempts):
+            try:
+                return self.append(line)
+            except VersionConflictError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def save_events(self, events: Sequence[ev.CaseEvent]) -> None:
         """Store events exactly in the given order, in one transaction."""

@@ -1,0 +1,167 @@
+"""Who may read and record what (rules reference section 5, AVG).
+
+Roles, what each may record and whose cases each may read are data here, so
+that the API only asks and the tests can show each role cannot do more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from domain import events as ev
+
+
+class Role(StrEnum):
+    EMPLOYER = "employer"
+    CASE_MANAGER = "case_manager"
+    OCCUPATIONAL_PHYSICIAN = "occupational_physician"
+    UWV_REVIEWER = "uwv_reviewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a subject with one role. ``employers`` limits the cases it may
+    touch to those employers; ``None`` means every employer."""
+
+    subject: str
+    role: Role
+    employers: frozenset[str] | None = None
+
+    def serves(self, employer_id: str) -> bool:
+        return self.employers is None or employer_id in self.employers
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    rule: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+SOURCE = "poortwachter.md s5"
+
+# Facts the employer side (employer, and the case manager acting for it) records.
+_EMPLOYER_SIDE: frozenset[type[ev.CaseEvent]] = frozenset(
+    {
+        ev.SicknessReported,
+        ev.ReportedToOccupationalPhysician,
+        ev.PlanOfApproachAgreed,
+        ev.PlanEvaluated,
+        ev.CaseManagerAppointed,
+        ev.RecoveryReported,
+        ev.SicknessResumed,
+        ev.UWVNotified,
+        ev.FirstYearEvaluationCompleted,
+        ev.SecondTrackStarted,
+        ev.SecondTrackPlacement,
+        ev.SecondTrackEnded,
+        ev.ExpertOpinionRequested,
+        ev.WagePaymentSuspended,
+        ev.WagePaymentSuspensionLifted,
+        ev.WagePaymentStopped,
+        ev.WagePaymentResumed,
+        ev.FinalEvaluationCompleted,
+        ev.ReintegrationReportSubmitted,
+        ev.WaitingTimeExtended,
+        ev.EmploymentEnded,
+        ev.CaseClosed,
+    }
+)
+# Facts the occupational physician records: the medical side and the degree of incapacity.
+_PHYSICIAN: frozenset[type[ev.CaseEvent]] = frozenset(
+    {
+        ev.ReportedToOccupationalPhysician,
+        ev.ProblemAnalysisCompleted,
+        ev.WorkPartiallyResumed,
+        ev.RecoveryReported,
+        ev.SicknessResumed,
+        ev.PlanEvaluated,
+        ev.FinalEvaluationCompleted,
+    }
+)
+RECORDS: Mapping[Role, frozenset[type[ev.CaseEvent]]] = {
+    Role.EMPLOYER: _EMPLOYER_SIDE,
+    Role.CASE_MANAGER: _EMPLOYER_SIDE,
+    Role.OCCUPATIONAL_PHYSICIAN: _PHYSICIAN,
+    Role.UWV_REVIEWER: frozenset(),
+    Role.ANALYST: frozenset(),
+    Role.ADMIN: frozenset(ev.CATALOGUE.values()),  # incl. UWV decisions arriving from UWV
+}
+# Only the occupational physician judges the degree of incapacity (s5).
+INCAPACITY_FIELD = "incapacity_percent"
+READS_CASES: frozenset[Role] = frozenset(Role) - {Role.ANALYST}
+READS_ACCESS_LOG: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
+EXPORTS: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
+IMPORTS: frozenset[Role] = frozenset({Role.ADMIN})
+READS_STATISTICS: frozenset[Role] = frozenset(Role)
+
+_ALLOWED = Decision(True, "allowed", SOURCE)
+
+
+def may_read_case(principal: Principal, employer_id: str) -> Decision:
+    if principal.role not in READS_CASES:
+        return Decision(
+            False, "analysts see statistics only, never a case or personal data", SOURCE
+        )
+    if not principal.serves(employer_id):
+        return Decision(
+            False,
+            f"{principal.role.value} {principal.subject} does not serve employer {employer_id}",
+            SOURCE,
+        )
+    return _ALLOWED
+
+
+def may_record(
+    principal: Principal,
+    event_class: type[ev.CaseEvent],
+    employer_id: str,
+    data: Mapping[str, Any],
+    corrected_class: type[ev.CaseEvent] | None = None,
+) -> Decision:
+    """Whether ``principal`` may record an event of ``event_class`` for a case of
+    ``employer_id``. A correction or retraction is allowed to whoever may record the
+    kind of event it corrects (``corrected_class``)."""
+    if not principal.serves(employer_id):
+        return may_read_case(principal, employer_id)
+    allowed = RECORDS[principal.role]
+    target = corrected_class if event_class in ev.CORRECTION_TYPES else event_class
+    if principal.role is Role.ADMIN:
+        return _ALLOWED
+    if target is None or target not in allowed:
+        what = target.__name__ if target else event_class.__name__
+        return Decision(
+            False,
+            f"a {principal.role.value} may not record {what}"
+            + (" (nor correct it)" if corrected_class else ""),
+            SOURCE,
+        )
+    fields = set(data) | set(data.get("corrected_data") or {})
+    if INCAPACITY_FIELD in fields and principal.role is not Role.OCCUPATIONAL_PHYSICIAN:
+        return Decision(
+            False,
+            "only the occupational physician records the degree of incapacity "
+            f"({INCAPACITY_FIELD})",
+            SOURCE,
+        )
+    return _ALLOWED
+
+
+def actor_role(role: Role) -> ev.ActorRole:
+    """The role an event records for who recorded it."""
+    return {
+        Role.EMPLOYER: ev.ActorRole.EMPLOYER,
+        Role.CASE_MANAGER: ev.ActorRole.CASE_MANAGER,
+        Role.OCCUPATIONAL_PHYSICIAN: ev.ActorRole.OCCUPATIONAL_PHYSICIAN,
+        Role.UWV_REVIEWER: ev.ActorRole.UWV,
+        Role.ANALYST: ev.ActorRole.SYSTEM,
+        Role.ADMIN: ev.ActorRole.SYSTEM,
+    }[role]

@@ -1,0 +1,43 @@
+"""The FastAPI application: the API, the pages, and the error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.api import pages, problems, routes
+from services.api.context import ApiContext, Settings
+
+DESCRIPTION = """\
+The re-integration ledger: every fact of a Dutch sickness-absence case under the
+*Wet verbetering poortwachter*, as immutable events.
+
+Authenticate with `Authorization: Bearer TOKEN` (`ledger token --role ROLE`).
+Errors are `application/problem+json` (RFC 9457) naming the field and the rule.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    ctx = ApiContext(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx.start()
+        try:
+            yield
+        finally:
+            ctx.close()
+
+    app = FastAPI(
+        title="Re-integration ledger",
+        version="1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    problems.install(app)
+    app.include_router(routes.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,74 @@
+"""Bearer tokens: signed JWTs (HS256) naming a subject, a role and the employers served.
+
+The key comes from ``LEDGER_JWT_KEY``; without it a development key is created once
+in ``LEDGER_JWT_KEY_FILE`` (default ``.ledger-jwt.key``, mode 0600) so that
+``ledger token`` and ``ledger serve`` on one machine agree. Production sets the key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from domain.access import Principal, Role
+
+ISSUER = "reintegration-ledger"
+ALGORITHM = "HS256"
+ALL_EMPLOYERS = "*"
+
+
+class TokenError(ValueError):
+    """A missing, malformed, expired or forged token; the message says which."""
+
+
+def signing_key() -> str:
+    key = os.environ.get("LEDGER_JWT_KEY")
+    if key:
+        return key
+    path = Path(os.environ.get("LEDGER_JWT_KEY_FILE", ".ledger-jwt.key"))
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def issue_token(principal: Principal, key: str, *, hours: float = 8.0) -> str:
+    if principal.role is Role.EMPLOYER and (
+        principal.employers is None or len(principal.employers) != 1
+    ):
+        raise TokenError("an employer token is scoped to exactly one employer (--employer ID)")
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": principal.subject,
+        "role": principal.role.value,
+        "employers": sorted(principal.employers)
+        if principal.employers is not None
+        else ALL_EMPLOYERS,
+        "iat": now,
+        "exp": now + timedelta(hours=hours),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def read_token(token: str, key: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("the token has expired; ask for a new one (ledger token)") from None
+    except jwt.InvalidTokenError as error:
+        raise TokenError(f"the token is not valid: {error}") from None
+    try:
+        role = Role(str(claims.get("role")))
+    except ValueError:
+        raise TokenError(f"the token names an unknown role {claims.get('role')!r}") from None
+    employers = claims.get("employers", ALL_EMPLOYERS)
+    scope = None if employers == ALL_EMPLOYERS else frozenset(str(e) for e in employers)
+    return Principal(subject=str(claims["sub"]), role=role, employers=scope)

@@ -1,0 +1,263 @@
+"""What the endpoints do, as plain functions: authorize, build the interchange line,
+append, answer. The rules themselves live in ``domain``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from pydantic import ValidationError
+
+from domain import events as ev
+from domain.access import (
+    READS_CASES,
+    Principal,
+    Role,
+    actor_role,
+    may_read_case,
+    may_record,
+)
+from domain.case import Case, continues_case
+from domain.interchange import LINE_ADAPTER, InterchangeLine
+from infra.service_tables import record_access, store_result, stored_result
+from services.api.context import ApiContext
+from services.api.models import CaseReported, EventAppended, NewEvent, ReportSickness
+from services.api.problems import FieldProblem, ProblemError, forbidden
+from services.ledger import VersionConflictError
+
+IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ledger.example/idempotency")
+
+
+def derived_id(principal: Principal, key: str | None, purpose: str) -> UUID:
+    """The same id for every retry of one keyed request; a fresh one without a key."""
+    if key is None:
+        return uuid4()
+    return uuid5(IDEMPOTENCY_NAMESPACE, f"{principal.subject}\n{key}\n{purpose}")
+
+
+def request_hash(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def once(
+    ctx: ApiContext,
+    principal: Principal,
+    key: str | None,
+    fingerprint: str,
+    command: Callable[[], tuple[int, dict[str, Any]]],
+) -> tuple[int, dict[str, Any], bool]:
+    """Run ``command`` once per ``Idempotency-Key``: a retry gets the first result
+    (status, body, replayed=True); the same key for another request is a 422."""
+    if key is None:
+        status, body = command()
+        return status, body, False
+    first = stored_result(ctx.store, principal.subject, key)
+    if first is not None:
+        if first.request_hash != fingerprint:
+            raise ProblemError(
+                422, "idempotency-key-reused", "Idempotency-Key used for another request",
+                f"the key {key!r} was first used with a different request; use a new key",
+                [FieldProblem(field="Idempotency-Key", message="reused for another request")],
+            )  # fmt: skip
+        return first.status, first.body, True
+    status, body = command()
+    store_result(ctx.store, principal.subject, key, fingerprint, status, body)
+    return status, body, False
+
+
+def _line(fields: dict[str, Any]) -> InterchangeLine:
+    try:
+        return LINE_ADAPTER.validate_python(fields)
+    except ValidationError as error:
+        problems = [
+            FieldProblem(
+                field=".".join(str(p) for p in e["loc"][1:] if p != fields.get("type")) or "body",
+                message=e["msg"],
+            )
+            for e in error.errors(include_url=False)
+        ]
+        detail = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
+        raise ProblemError(
+            422, "invalid-event", "The event is not valid", detail, problems
+        ) from None
+
+
+def _actor(principal: Principal) -> dict[str, str]:
+    return {"role": actor_role(principal.role).value, "id": principal.subject}
+
+
+def _allow(decision: Any) -> None:
+    if not decision:
+        raise forbidden(decision.reason, decision.rule)
+
+
+def report_sickness(
+    ctx: ApiContext, principal: Principal, body: ReportSickness, key: str | None
+) -> tuple[int, dict[str, Any]]:
+    data = body.model_dump(
+        mode="json", exclude_none=True, exclude={"event_id", "case_id", "first_sick_day"}
+    )
+    _allow(may_record(principal, ev.SicknessReported, body.employer_id, data))
+    event_id = body.event_id or derived_id(principal, key, "event")
+    continued = _case_to_continue(ctx, body)
+    if continued is not None:
+        resumed: dict[str, Any] = {}
+        if body.incapacity_percent is not None:
+            resumed["incapacity_percent"] = body.incapacity_percent
+        line = _line(
+            {"event_id": event_id, "case_id": continued.id, "type": "SicknessResumed",
+             "occurred_on": body.first_sick_day, "actor": _actor(principal), "data": resumed}
+        )  # fmt: skip
+        appended = ctx.ledger.append_retrying(line)
+        recovered = continued.current.recovered_on
+        message = (
+            f"continues case {continued.id}: sick again "
+            f"{(body.first_sick_day - recovered).days if recovered else 0} days after recovery "
+            f"on {recovered} (samentelling, art. 7:629 lid 10 BW)"
+        )
+        status = 200
+    else:
+        case_id = body.case_id or derived_id(principal, key, "case")
+        line = _line(
+            {"event_id": event_id, "case_id": case_id, "type": "SicknessReported",
+             "occurred_on": body.first_sick_day, "actor": _actor(principal),
+             "data": {**data, "first_sick_day": body.first_sick_day.isoformat()}}
+        )  # fmt: skip
+        appended = ctx.ledger.append_retrying(line)
+        message = (
+            "this sickness report was stored already" if appended.duplicate else ("new case opened")
+        )
+        status = 200 if appended.duplicate else 201
+    result = CaseReported(
+        case_id=appended.event.originator_id,
+        event_id=appended.event.event_id,
+        version=appended.event.originator_version,
+        continued=continued is not None,
+        message=message,
+    )
+    return status, result.model_dump(mode="json")
+
+
+def _case_to_continue(ctx: ApiContext, body: ReportSickness) -> Case | None:
+    """The employee's most recent case at this employer, if this sickness continues it."""
+    ctx.refresh()
+    rows = ctx.store.query(
+        "SELECT case_id FROM {case_state} WHERE employee_id = ? AND employer_id = ? "
+        "ORDER BY first_sick_day DESC, case_id LIMIT 1",
+        [body.employee_id, body.employer_id],
+    )
+    if not rows:
+        return None
+    case = ctx.ledger.get_case(UUID(rows[0]["case_id"]))
+    return case if continues_case(case.current, body.first_sick_day) else None
+
+
+def append_event(
+    ctx: ApiContext,
+    principal: Principal,
+    case_id: UUID,
+    body: NewEvent,
+    if_match: str | None,
+    key: str | None,
+) -> tuple[int, dict[str, Any]]:
+    case = ctx.ledger.get_case(case_id)
+    event_class = ev.CATALOGUE.get(body.type)
+    if event_class is None or event_class is ev.SicknessReported:
+        known = ", ".join(t for t in ev.CATALOGUE if t != "SicknessReported")
+        reason = (
+            "a case is opened with POST /cases"
+            if event_class is ev.SicknessReported
+            else f"unknown event type; known types: {known}"
+        )
+        raise ProblemError(422, "invalid-event", "The event is not valid", reason,
+                           [FieldProblem(field="type", message=reason)])  # fmt: skip
+    _authorize_record(principal, case, event_class, body.data)
+    if (body.actor or body.recorded_at) and principal.role is not Role.ADMIN:
+        raise forbidden("only an admin may set actor or recorded_at", "poortwachter.md s5")
+    fields = {
+        "event_id": body.event_id or derived_id(principal, key, "event"),
+        "case_id": case_id,
+        "type": body.type,
+        "occurred_on": body.occurred_on,
+        "actor": body.actor.model_dump() if body.actor else _actor(principal),
+        "recorded_at": body.recorded_at,
+        "data": body.data,
+    }
+    line = _line(fields)
+    expected = _expected_version(if_match)
+    try:
+        if expected is None:
+            appended = ctx.ledger.append_retrying(line)
+        else:
+            appended = ctx.ledger.append(line, expected)
+    except VersionConflictError as conflict:
+        raise ProblemError(
+            409, "version-conflict", "The case changed since you read it",
+            f"{conflict}; read the case again and retry with If-Match: \"{conflict.current}\"",
+            [FieldProblem(field="If-Match", message=str(conflict))],
+            current_version=conflict.current,
+        ) from None  # fmt: skip
+    result = EventAppended(
+        case_id=case_id,
+        event_id=appended.event.event_id,
+        type=appended.event.type,
+        version=appended.event.originator_version,
+        duplicate=appended.duplicate,
+    )
+    return (200 if appended.duplicate else 201), result.model_dump(mode="json")
+
+
+def _authorize_record(
+    principal: Principal, case: Case, event_class: type[ev.CaseEvent], data: dict[str, Any]
+) -> None:
+    target_class: type[ev.CaseEvent] | None = None
+    if event_class in ev.CORRECTION_TYPES:
+        target_id = data.get("corrects") or data.get("retracts")
+        try:
+            target = case.events_by_id.get(UUID(str(target_id)))
+        except ValueError:
+            target = None
+        if target is None:
+            return  # the case's rules refuse a correction of an unknown event
+        target_class = type(target)
+    employer = case.current.employer_id
+    _allow(may_record(principal, event_class, employer, data, target_class))
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ProblemError(
+            400, "invalid-if-match", "If-Match must be the case version",
+            f"If-Match {if_match!r} is not a version; send the ETag of GET /cases/{{id}}, "
+            'e.g. If-Match: "4"',
+            [FieldProblem(field="If-Match", message="expected a case version such as \"4\"")],
+        )  # fmt: skip
+    return int(text)
+
+
+def readable_case(ctx: ApiContext, principal: Principal, case_id: UUID, action: str) -> Case:
+    """The case, if ``principal`` may read it; the read is recorded for the reviewer."""
+    if principal.role not in READS_CASES:  # before looking: not even whether it exists
+        raise forbidden("analysts see statistics only, never a case", "poortwachter.md s5")
+    case = ctx.ledger.get_case(case_id)
+    _allow(may_read_case(principal, case.current.employer_id))
+    record_access(ctx.store, principal.subject, principal.role.value, case_id, action)
+    return case
+
+
+def parse_known_at(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ProblemError(
+            422, "invalid-request", "The request is not valid",
+            "known_at needs a UTC offset, e.g. 2026-04-01T00:00:00+02:00",
+            [FieldProblem(field="known_at", message="needs a UTC offset")],
+        )  # fmt: skip
+    return value

@@ -1,0 +1,238 @@
+"""Server-rendered pages: the deadline dashboard, a case page, statistics.
+
+They use the same authorization as the API; the token lives in a cookie set by
+``/ui/login?token=...`` (the link ``ledger serve`` prints).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from domain import events as ev
+from domain.access import READS_CASES, Principal
+from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
+from domain.state import CaseState
+from projections.case_state import find_cases
+from projections.deadlines import DeadlineQuery, find_deadlines
+from services.api import commands
+from services.api.auth import TokenError
+from services.api.context import ApiContext
+from services.api.problems import ProblemError
+from services.api.routes import COOKIE, employer_scope
+from services.case_views import timeline_view
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter(include_in_schema=False)
+
+DEADLINE_TERMS = {
+    "report_to_occupational_physician": "ziekmelding bij de bedrijfsarts",
+    "problem_analysis": "probleemanalyse",
+    "plan_of_approach": "plan van aanpak",
+    "plan_evaluation": "evaluatie plan van aanpak",
+    "uwv_notification": "42e-weeksmelding",
+    "first_year_evaluation": "eerstejaarsevaluatie",
+    "second_track_start": "start 2e spoor",
+    "final_evaluation": "eindevaluatie",
+    "wia_application": "WIA-aanvraag met re-integratieverslag",
+    "end_of_wage_continuation": "einde loondoorbetaling",
+}
+STATUS_ORDER = ["overdue", "open", "done_late", "done", "not_applicable"]
+
+
+def event_term(event_type: str) -> str:
+    """The Dutch term from the event class's docstring (``*term*``)."""
+    doc = ev.CATALOGUE[event_type].__doc__ or ""
+    found = re.search(r"\*([^*]+)\*", doc)
+    return found.group(1) if found else ""
+
+
+def _ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def _caller(request: Request) -> Principal | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return _ctx(request).principal(token)
+    except TokenError:
+        return None
+
+
+def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    values.setdefault("caller", _caller(request))
+    return templates.TemplateResponse(request, name, values, status_code=status)
+
+
+def _login_page(request: Request, reason: str) -> HTMLResponse:
+    return _page(request, "login.html", 401, reason=reason)
+
+
+@router.get("/ui/login")
+def login(token: str, request: Request) -> Response:
+    try:
+        _ctx(request).principal(token)
+    except TokenError as error:
+        return _login_page(request, str(error))
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/ui/logout")
+def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    employer: Annotated[str | None, Query(max_length=64)] = None,
+    case_manager: Annotated[str | None, Query(max_length=64)] = None,
+    status: str | None = None,
+    due_before: date | None = None,
+    on: date | None = None,
+) -> HTMLResponse:
+    caller = _caller(request)
+    if caller is None:
+        return _login_page(request, "sign in with the link `ledger serve` printed")
+    if caller.role not in READS_CASES:
+        return RedirectResponse("/ui/statistics", status_code=303)  # type: ignore[return-value]
+    day = on or date.today()
+    if caller.employers is not None and employer is None and len(caller.employers) == 1:
+        employer = next(iter(caller.employers))
+    if employer is None and case_manager is None:
+        return _page(request, "dashboard.html", choose=_employers(request, caller), day=day,
+                     rows=[], counts={}, filters={})  # fmt: skip
+    wanted = DeadlineStatus(status) if status in STATUS_ORDER else None
+    rows = _deadline_rows(request, caller, employer, case_manager, day, due_before)
+    counts = {s: sum(1 for r in rows if r.deadline.status.value == s) for s in STATUS_ORDER}
+    wanted_statuses = {wanted} if wanted else {DeadlineStatus.OVERDUE, DeadlineStatus.OPEN}
+    shown = [r for r in rows if r.deadline.status in wanted_statuses]
+    shown.sort(key=lambda r: (STATUS_ORDER.index(r.deadline.status.value), r.deadline.due_on))
+    filters = {"employer": employer, "case_manager": case_manager, "status": status,
+               "due_before": due_before, "on": on}  # fmt: skip
+    return _page(request, "dashboard.html", rows=shown, counts=counts, day=day, filters=filters,
+                 terms=DEADLINE_TERMS, choose=[])  # fmt: skip
+
+
+def _deadline_rows(
+    request: Request,
+    caller: Principal,
+    employer: str | None,
+    case_manager: str | None,
+    day: date,
+    due_before: date | None,
+) -> list[Any]:
+    ctx = _ctx(request)
+    query = DeadlineQuery(
+        on=day,
+        employer_id=employer_scope(caller, employer, case_manager),
+        case_manager_id=case_manager,
+        due_before=due_before,
+    )
+    ctx.refresh()
+
+    def replay(case_id: UUID, on: date) -> list[Deadline]:
+        return case_deadlines(ctx.ledger.get_case(case_id).timeline(), on)
+
+    return find_deadlines(ctx.store, query, replay)
+
+
+def _employers(request: Request, caller: Principal) -> list[str]:
+    ctx = _ctx(request)
+    ctx.refresh()
+    rows = ctx.store.query("SELECT DISTINCT employer_id FROM {case_state} ORDER BY employer_id")
+    return [r["employer_id"] for r in rows if caller.serves(r["employer_id"])][:200]
+
+
+@dataclass(frozen=True)
+class Marker:
+    label: str
+    term: str
+    left: float  # percent of the bar
+    status: str
+    due_on: date
+
+
+@dataclass(frozen=True)
+class WeekBar:
+    """The 104 weeks of a case drawn as a bar: where it stands and its deadlines."""
+
+    elapsed: float
+    markers: list[Marker]
+    sanction_left: float | None
+    sanction_width: float | None
+    ticks: list[tuple[float, str]]
+
+
+def week_bar(state: CaseState, deadlines: list[Deadline], day: date) -> WeekBar:
+    first, end = state.first_sick_day, state.end_of_wage_continuation
+    span = max((end - first).days + 1, 1)
+
+    def left(when: date) -> float:
+        return round(min(max((when - first).days / span, 0.0), 1.0) * 100, 2)
+
+    stands = state.closed_on or state.recovered_on or day
+    sanction_left = sanction_width = None
+    if state.sanction is not None and state.sanction.ends_on > state.end_of_waiting_time:
+        sanction_left = left(state.end_of_waiting_time)
+        sanction_width = round(100 - sanction_left, 2)
+    markers = [
+        Marker(d.deadline, DEADLINE_TERMS.get(d.deadline, ""), left(d.due_on), d.status.value,
+               d.due_on)
+        for d in deadlines
+    ]  # fmt: skip
+    ticks = [(left(state.clock.end_of_week(w)), f"wk {w}") for w in (6, 8, 42, 52, 91, 104)]
+    return WeekBar(left(stands), markers, sanction_left, sanction_width, ticks)
+
+
+@router.get("/ui/cases/{case_id}", response_class=HTMLResponse)
+def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLResponse:
+    caller = _caller(request)
+    if caller is None:
+        return _login_page(request, "sign in to see a case")
+    try:
+        case = commands.readable_case(_ctx(request), caller, case_id, "view case page")
+    except ProblemError as refused:
+        return _page(request, "refused.html", refused.problem.status, problem=refused.problem)
+    day = on or date.today()
+    state = case.state(as_of=day)
+    deadlines = case_deadlines(case.timeline(), day)
+    timeline = timeline_view(case, None)
+    for row in timeline:
+        row["term"] = event_term(row["type"])
+    return _page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),
+                 deadlines=deadlines, bar=week_bar(state, deadlines, day), timeline=timeline,
+                 terms=DEADLINE_TERMS, day=day)  # fmt: skip
+
+
+@router.get("/ui/statistics", response_class=HTMLResponse)
+def statistics_page(request: Request) -> HTMLResponse:
+    caller = _caller(request)
+    if caller is None:
+        return _login_page(request, "sign in to see statistics")
+    ctx = _ctx(request)
+    ctx.refresh()
+    rows = find_cases(ctx.store)
+    visible = [r for r in rows if caller.serves(r["employer_id"])]
+    by_status: dict[str, int] = {}
+    by_phase: dict[str, int] = {}
+    for row in visible:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+        by_phase[row["phase"]] = by_phase.get(row["phase"], 0) + 1
+    return _page(request, "statistics.html", total=len(visible), by_status=by_status,
+                 by_phase=by_phase)  # fmt: skip

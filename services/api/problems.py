@@ -1,0 +1,167 @@
+"""Errors as ``application/problem+json`` (RFC 9457): what failed, which field, which rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.rules import RuleViolation
+from services.importer import ImportRejectedError
+from services.ledger import DuplicateEventError, UnknownCaseError
+
+PROBLEM_TYPE = "https://ledger.example/problems/"
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(examples=["data.first_sick_day"])
+    message: str = Field(examples=["Input should be a valid date"])
+    rule: str | None = Field(default=None, examples=["event_not_before_first_sick_day"])
+    line: int | None = Field(default=None, description="line of a JSONL import")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": PROBLEM_TYPE + "rule-violated",
+                    "title": "The event breaks a rule of the case",
+                    "status": 422,
+                    "detail": "relapse_within_28_days: sickness resumed 30 days after recovery",
+                    "errors": [
+                        {
+                            "field": "occurred_on",
+                            "message": "from 28 days on it is a new case",
+                            "rule": "relapse_within_28_days",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] = []
+    current_version: int | None = Field(default=None, description="on 409: the case's version")
+
+
+class ProblemError(Exception):
+    """Raised by endpoints and services; rendered as a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        title: str,
+        detail: str,
+        errors: list[FieldProblem] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.problem = Problem(
+            type=PROBLEM_TYPE + kind,
+            title=title,
+            status=status,
+            detail=detail,
+            errors=errors or [],
+            **extra,
+        )
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def forbidden(reason: str, rule: str) -> ProblemError:
+    return ProblemError(403, "forbidden", "Not allowed for your role", reason, [
+        FieldProblem(field="authorization", message=reason, rule=rule)
+    ])  # fmt: skip
+
+
+def rule_problem(violation: RuleViolation) -> ProblemError:
+    v = violation.violation
+    return ProblemError(
+        422,
+        "rule-violated",
+        "The event breaks a rule of the case",
+        f"{v.rule.name}: {v.message}",
+        [FieldProblem(field=v.field or "event", message=v.message, rule=v.rule.name)],
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Map every error a request can cause to a problem document (never a bare 500)."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, error: ProblemError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.problem.status == 401 else None
+        return problem_response(error.problem, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldProblem(
+                field=".".join(str(p) for p in e["loc"] if p not in ("body",)) or "body",
+                message=e["msg"],
+            )
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        problem = Problem(
+            type=PROBLEM_TYPE + "invalid-request",
+            title="The request is not valid",
+            status=422,
+            detail=detail,
+            errors=errors,
+        )
+        return problem_response(problem)
+
+    @app.exception_handler(RuleViolation)
+    async def _rule(_: Request, error: RuleViolation) -> JSONResponse:
+        return problem_response(rule_problem(error).problem)
+
+    @app.exception_handler(UnknownCaseError)
+    async def _unknown(_: Request, error: UnknownCaseError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "unknown-case", title="No such case", status=404, detail=str(error)
+        )
+        return problem_response(problem)
+
+    @app.exception_handler(DuplicateEventError)
+    async def _duplicate(_: Request, error: DuplicateEventError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "event-id-reused",
+            title="The event_id is already used for other content",
+            status=409,
+            detail=str(error),
+            errors=[FieldProblem(field="event_id", message=str(error))],
+        )
+        return problem_response(problem)
+
+    @app.exception_handler(ImportRejectedError)
+    async def _rejected(_: Request, error: ImportRejectedError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "import-rejected",
+            title="The import was refused; nothing was stored",
+            status=422,
+            detail=f"{error.total} problem(s); nothing was imported",
+            errors=[
+                FieldProblem(line=p.line, field=p.field, message=p.message, rule=p.rule)
+                for p in error.problems
+            ],
+        )
+        return problem_response(problem)

@@ -1,0 +1,264 @@
+"""The HTTP API through its HTTP layer: every endpoint, retries, conflicts, problems."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from domain.access import Principal, Role
+from services.api.auth import issue_token
+from tests.api_support import ADMIN, KEY, api, event, report
+from tests.factories import every_event_type, jsonl
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    with api(database_url) as opened:
+        yield opened
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    return body
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    assert set(ready.json()["behind"]) == {"case_state", "deadlines", "event_index"}
+
+
+def test_report_read_and_append(client: TestClient) -> None:
+    created = report(client)
+    assert created.status_code == 201, created.text
+    case_id = created.json()["case_id"]
+    assert created.json()["continued"] is False
+    assert created.headers["ETag"] == '"1"'
+
+    appended = event(client, case_id, "ReportedToOccupationalPhysician", "2026-09-08")
+    assert appended.status_code == 201, appended.text
+    assert appended.json()["version"] == 2
+
+    read = client.get(f"/cases/{case_id}", params={"as_of": "2026-09-30"}, headers=ADMIN)
+    assert read.status_code == 200
+    assert read.headers["ETag"] == '"2"'
+    view = read.json()
+    assert view["state"]["status"] == "open"
+    assert [e["type"] for e in view["events"]] == [
+        "SicknessReported",
+        "ReportedToOccupationalPhysician",
+    ]
+    assert view["events"][1]["actor"] == {"role": "system", "id": "admin"}
+
+    timeline = client.get(f"/cases/{case_id}/timeline", headers=ADMIN).json()
+    assert [row["status"] for row in timeline] == ["effective", "effective"]
+    deadlines = client.get(
+        f"/cases/{case_id}/deadlines", params={"on": "2026-10-19"}, headers=ADMIN
+    ).json()
+    analysis = next(d for d in deadlines if d["deadline"] == "problem_analysis")
+    assert (analysis["status"], analysis["days_late"]) == ("overdue", 1)
+
+    listed = client.get(
+        "/deadlines", params={"employer": "ER1", "status": "overdue", "on": "2026-10-19"},
+        headers=ADMIN,
+    ).json()  # fmt: skip
+    assert {(r["case_id"], r["deadline"]) for r in listed} == {(case_id, "problem_analysis")}
+
+
+def test_a_report_within_28_days_of_recovery_continues_the_case(client: TestClient) -> None:
+    """poortwachter.md s2 (art. 7:629 lid 10 BW): rule relapse_within_28_days."""
+    first = report(client, employee="EMP7").json()["case_id"]
+    assert event(client, first, "RecoveryReported", "2026-09-20").status_code == 201
+    again = report(client, employee="EMP7", day="2026-10-10")
+    assert again.status_code == 200, again.text
+    assert again.json()["continued"] is True
+    assert again.json()["case_id"] == first
+    assert "20 days after recovery on 2026-09-20" in again.json()["message"]
+
+    assert event(client, first, "RecoveryReported", "2026-10-20").status_code == 201
+    later = report(client, employee="EMP7", day="2026-11-20")  # 31 days: a new case
+    assert later.status_code == 201
+    assert later.json()["case_id"] != first
+    assert later.json()["continued"] is False
+
+
+def test_idempotent_retries_append_nothing(client: TestClient) -> None:
+    key = {"Idempotency-Key": "report-2026-09-07-emp9", **ADMIN}
+    first = report(client, employee="EMP9", headers=key)
+    retry = report(client, employee="EMP9", headers=key)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    case_id = first.json()["case_id"]
+
+    other = report(client, employee="EMP10", headers=key)
+    assert _problem(other, 422)["type"].endswith("idempotency-key-reused")
+
+    event_id = str(uuid4())
+    body = {"type": "UWVNotified", "occurred_on": "2026-09-10", "event_id": event_id}
+    once = client.post(f"/cases/{case_id}/events", json=body, headers=ADMIN)
+    twice = client.post(f"/cases/{case_id}/events", json=body, headers=ADMIN)
+    assert (once.status_code, twice.status_code) == (201, 200)
+    assert twice.json()["duplicate"] is True
+    assert client.get(f"/cases/{case_id}", headers=ADMIN).json()["version"] == 2
+
+    changed = dict(body, occurred_on="2026-09-11")
+    assert _problem(client.post(f"/cases/{case_id}/events", json=changed, headers=ADMIN), 409)
+
+
+def test_if_match_gives_409_with_the_current_version(client: TestClient) -> None:
+    case_id = report(client).json()["case_id"]
+    stale = {"If-Match": '"0"', **ADMIN}
+    body = {"type": "UWVNotified", "occurred_on": "2026-09-10"}
+    conflict = client.post(f"/cases/{case_id}/events", json=body, headers=stale)
+    assert _problem(conflict, 409)["current_version"] == 1
+    fresh = {"If-Match": '"1"', **ADMIN}
+    assert client.post(f"/cases/{case_id}/events", json=body, headers=fresh).status_code == 201
+    bad = client.post(f"/cases/{case_id}/events", json=body, headers={"If-Match": "x", **ADMIN})
+    assert _problem(bad, 400)["errors"][0]["field"] == "If-Match"
+
+
+def test_two_concurrent_writers_one_wins_one_gets_409(client: TestClient) -> None:
+    case_id = report(client).json()["case_id"]
+    results: list[int] = []
+
+    for _ in range(5):  # repeat: each round both writers read version v and race
+        results.clear()
+        version = client.get(f"/cases/{case_id}", headers=ADMIN).json()["version"]
+        barrier = threading.Barrier(2)
+
+        def race(day: str, v: int = version, gate: threading.Barrier = barrier) -> None:
+            gate.wait()
+            body = {"type": "PlanEvaluated", "occurred_on": day}
+            response = client.post(
+                f"/cases/{case_id}/events", json=body, headers={"If-Match": f'"{v}"', **ADMIN}
+            )
+            results.append(response.status_code)
+
+        threads = [threading.Thread(target=race, args=(d,)) for d in ("2026-10-01", "2026-10-02")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [201, 409]
+    assert client.get(f"/cases/{case_id}", headers=ADMIN).json()["version"] == 1 + 5
+
+
+def test_without_if_match_concurrent_writers_both_land(client: TestClient) -> None:
+    case_id = report(client).json()["case_id"]
+    barrier = threading.Barrier(4)
+    results: list[int] = []
+
+    def write(n: int) -> None:
+        barrier.wait()
+        body = {"type": "PlanEvaluated", "occurred_on": f"2026-10-{n + 1:02d}"}
+        results.append(
+            client.post(f"/cases/{case_id}/events", json=body, headers=ADMIN).status_code
+        )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [201] * 4
+    assert client.get(f"/cases/{case_id}", headers=ADMIN).json()["version"] == 5
+
+
+def test_bad_input_is_a_problem_and_appends_nothing(client: TestClient) -> None:
+    case_id = report(client).json()["case_id"]
+    bad_date = client.post(
+        "/cases", json={"employee_id": "E", "employer_id": "ER1", "first_sick_day": "2026-02-30"},
+        headers=ADMIN,
+    )  # fmt: skip
+    assert _problem(bad_date, 422)["errors"][0]["field"] == "first_sick_day"
+
+    free_text = report(client, employee="has spaces in it")
+    assert _problem(free_text, 422)["errors"][0]["field"] == "employee_id"
+
+    before = event(client, case_id, "UWVNotified", "2026-09-01")  # before the first sick day
+    body = _problem(before, 422)
+    assert body["errors"][0]["rule"] == "event_not_before_first_sick_day"
+
+    unknown_type = event(client, case_id, "SicknessCelebrated", "2026-09-10")
+    assert _problem(unknown_type, 422)["errors"][0]["field"] == "type"
+    bad_data = event(client, case_id, "PlanOfApproachAgreed", "2026-09-10", goal="holiday")
+    assert _problem(bad_data, 422)["errors"][0]["field"] == "data.goal"
+    extra = event(client, case_id, "UWVNotified", "2026-09-10", diagnosis="flu")
+    assert _problem(extra, 422)["errors"][0]["field"] == "data.diagnosis"
+    not_json = client.post(
+        f"/cases/{case_id}/events",
+        content=b"{nope",
+        headers={**ADMIN, "content-type": "application/json"},
+    )
+    assert not_json.status_code == 422
+
+    unknown_case = event(client, str(uuid4()), "UWVNotified", "2026-09-10")
+    assert _problem(unknown_case, 404)
+    assert client.get(f"/cases/{case_id}", headers=ADMIN).json()["version"] == 1
+
+
+def test_import_and_export(client: TestClient, tmp_path: Any) -> None:
+    lines = every_event_type()
+    imported = client.post(
+        "/events:import",
+        content=jsonl(lines),
+        headers={**ADMIN, "content-type": "application/x-ndjson"},
+    )
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["appended"] == len(lines)
+
+    broken = [dict(lines[0], event_id=str(uuid4()), case_id=str(uuid4()))]
+    broken[0]["data"] = dict(broken[0]["data"], first_sick_day="not a date")
+    refused = client.post("/events:import", content=jsonl(broken), headers=ADMIN)
+    problem = _problem(refused, 422)
+    assert problem["errors"][0]["line"] == 1
+    assert problem["errors"][0]["field"] == "data.first_sick_day"
+
+    exported = client.get("/export", headers=ADMIN)
+    assert exported.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(text) for text in exported.text.splitlines()]
+    assert [r["event_id"] for r in rows] == [line["event_id"] for line in lines]
+
+
+def test_tokens_are_required_and_checked(client: TestClient) -> None:
+    assert _problem(client.get("/deadlines?employer=ER1"), 401)
+    forged = {"Authorization": "Bearer not.a.token"}
+    assert (
+        "not valid"
+        in _problem(client.get("/deadlines?employer=ER1", headers=forged), 401)["detail"]
+    )
+    expired = issue_token(Principal("x", Role.ADMIN), KEY, hours=-1)
+    response = client.get("/deadlines?employer=ER1", headers={"Authorization": f"Bearer {expired}"})
+    assert "expired" in _problem(response, 401)["detail"]
+    other_key = issue_token(Principal("x", Role.ADMIN), "another-key-entirely-long-enough-123")
+    response = client.get(
+        "/deadlines?employer=ER1", headers={"Authorization": f"Bearer {other_key}"}
+    )
+    assert _problem(response, 401)
+
+
+def test_the_openapi_document_has_a_model_and_example_for_every_body(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                content = operation["requestBody"]["content"]
+                assert content, (method, path)
+            ok = operation["responses"].get("200") or operation["responses"].get("201")
+            assert ok is not None, (method, path)
+    components = schema["components"]["schemas"]
+    models = ("ReportSickness", "CaseReported", "NewEvent", "EventAppended", "DeadlineRow",
+              "Problem", "TimelineEntry", "CaseView", "AccessRecord", "ImportResult")  # fmt: skip
+    for name in models:
+        assert components[name].get("examples"), name
