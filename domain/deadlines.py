@@ -241,6 +241,9 @@ def deadline_facts(
     For any day on or after the last fact, ``fact.as_of(day)`` is the deadline's
     status that day.
     """
+    applicable = [rs for rs in rule_sets if rs.effective_from <= state.first_sick_day]
+    if not applicable:
+        return []  # sickness that began before the first rule set has none of its deadlines
     rule_set = rule_set_for(state.first_sick_day, rule_sets)
     found: list[DeadlineFact] = []
     for rule in rule_set.rules:

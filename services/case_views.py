@@ -9,7 +9,7 @@ from uuid import UUID
 
 from domain.case import Case
 from domain.deadlines import Deadline, case_deadlines
-from domain.events import CaseEvent, EventCorrected, EventRetracted
+from domain.events import CaseEvent, EventCorrected, EventRetracted, SicknessReported
 from domain.timeline import TimelineEntry, full_timeline, known_by
 from infra.readmodel import ReadModelStore
 from projections.event_index import EventIndexProjection, version_known_at
@@ -66,7 +66,21 @@ def _event_json(event: CaseEvent) -> dict[str, Any]:
     }
 
 
+class NotYetBegunError(UnknownCaseError):
+    def __init__(self, case_id: UUID, as_of: date) -> None:
+        LookupError.__init__(self, f"case {case_id} had not begun on {as_of.isoformat()}")
+        self.case_id = case_id
+
+
 def case_view(case: Case, as_of: date, known_at: datetime | None) -> dict[str, Any]:
+    """The case as the file stood: raises ``NotYetKnownError`` when nothing was recorded by
+    ``known_at``, ``NotYetBegunError`` when the case had not begun on ``as_of``."""
+    if known_at is not None and not known_by(case.history, known_at):
+        raise NotYetKnownError(case.id, known_at)
+    if not any(
+        isinstance(e, SicknessReported) for e in case.timeline(as_of=as_of, known_at=known_at)
+    ):
+        raise NotYetBegunError(case.id, as_of)
     state = case.state(as_of=as_of, known_at=known_at)
     return {
         "as_of": as_of.isoformat(),

@@ -42,5 +42,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"ledger: serving {app.state.ctx.ledger.database_url}", flush=True)
     print(f"  pages:  {base}/ui/login?token={token}", flush=True)
     print(f"  API:    {base}/docs  (Authorization: Bearer <ledger token --role ROLE>)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    finally:
+        app.state.ctx.close()
     return 0

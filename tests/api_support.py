@@ -19,8 +19,11 @@ KEY = "test-signing-key-that-is-long-enough-for-hs256"
 @contextmanager
 def api(database_url: str) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=database_url, jwt_key=KEY, follow_seconds=0))
-    with TestClient(app) as client:
-        yield client
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        app.state.ctx.close()
 
 
 def token(role: str, subject: str | None = None, employers: list[str] | None = None) -> str:

@@ -238,3 +238,11 @@ def test_a_later_rule_set_changes_only_the_cases_it_applies_to() -> None:
     end = next(r for r in rows_new if r.deadline == "end_of_wage_continuation")
     assert end.due_on == new_first + timedelta(days=7 * 52 - 1)
     assert isinstance(one_year.rules[0], DeadlineRule)
+
+
+def test_sickness_before_the_first_rule_set_has_no_poortwachter_deadlines() -> None:
+    """s8: the Wet verbetering poortwachter applies to sickness from 1 April 2002 on."""
+    old = build([], first=date(2002, 3, 31))
+    assert case_deadlines(old.timeline(), date(2002, 6, 1)) == []
+    first = build([], first=date(2002, 4, 1))
+    assert get(first, "problem_analysis", date(2002, 4, 2)).due_on == date(2002, 5, 12)

@@ -208,3 +208,11 @@ def test_with_a_current_event_index_only_the_versions_known_are_read(
         assert main(["project", "--quiet", "--only", "event_index"]) == 0
         assert case_as_known(ledger, UUID(case_id), known_at, index).version == 4
         assert case_as_known(ledger, UUID(case_id), None, index).version == 5
+
+
+def test_a_day_before_the_case_began_says_so(
+    disputed_case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["case", disputed_case, "--as-of", "2025-12-31"]) == 3
+    assert "had not begun on 2025-12-31" in capsys.readouterr().err

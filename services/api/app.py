@@ -24,11 +24,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Only the background runner follows the server's life; the store stays open
+        # until whoever created the app calls ``app.state.ctx.close()``, since test
+        # clients start and stop the lifespan once per request.
         ctx.start()
         try:
             yield
         finally:
-            ctx.close()
+            ctx.stop()
 
     app = FastAPI(
         title="Re-integration ledger",

@@ -59,9 +59,14 @@ class ApiContext:
                 log.exception("projection run failed; retrying")
             self._stop.wait(self.settings.follow_seconds)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+            self._thread = None
+        self._stop = threading.Event()
+
+    def close(self) -> None:
+        self.stop()
         self.store.close()
         self.ledger.close()
