@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres?schema=bench
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck unit services schema bench clean
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help install run test lint typecheck unit services browser schema bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,8 +21,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the ledger with its development tools
 
-run: install ## load demo cases into the SQLite default (./ledger.db) and show them
+run: install ## load demo cases into ./ledger.db (SQLite) and serve the API and pages
 	$(BIN)/ledger demo
+	$(BIN)/ledger serve --port $${PORT:-8000}
 
 services: ## make sure PostgreSQL answers at 127.0.0.1:5432 (starts the local cluster)
 	@infra/scripts/ensure-postgres.sh
@@ -30,10 +34,14 @@ lint: install ## ruff
 typecheck: install ## mypy (strict)
 	$(BIN)/mypy domain projections services infra tests bench
 
-unit: install services ## pytest only
+browser: ## Debian's chromium for the browser tests (apt-get; root or sudo)
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+unit: install services browser ## pytest only
 	$(BIN)/pytest -q
 
-test: install services lint typecheck ## everything CI runs: lint, types, all tests
+test: install services browser lint typecheck ## everything CI runs: lint, types, all tests
 	$(BIN)/pytest -q
 
 schema: install ## regenerate schemas/interchange-event.json from the event catalogue

@@ -196,7 +196,7 @@ def week_bar(state: CaseState, deadlines: list[Deadline], day: date) -> WeekBar:
                d.due_on)
         for d in deadlines
     ]  # fmt: skip
-    ticks = [(left(state.clock.end_of_week(w)), f"wk {w}") for w in (6, 8, 42, 52, 91, 104)]
+    ticks = [(left(state.clock.end_of_week(w)), f"wk {w}") for w in (8, 42, 52, 91, 104)]
     return WeekBar(left(stands), markers, sanction_left, sanction_width, ticks)
 
 

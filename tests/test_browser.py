@@ -1,0 +1,163 @@
+"""The pages in headless Chromium (Debian's package) against a running `ledger serve`:
+what a case manager sees on the dashboard and on a case page. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from tests.factories import import_via_cli, line, report
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+EMPLOYER = "ER-BROWSER"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A `ledger serve` on a SQLite store with an overdue case; (base URL, sign-in URL, case)."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("browser")
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{folder / 'ledger.db'}",
+           "LEDGER_JWT_KEY": "browser-test-key-long-enough-for-hs256-0123"}  # fmt: skip
+    case_id = str(uuid4())
+    first = date.today() - timedelta(days=60)
+    lines = [
+        dict(report(case_id, first), data={"employee_id": "EMP-B", "employer_id": EMPLOYER,
+                                            "first_sick_day": first.isoformat()}),
+        line(case_id, "ReportedToOccupationalPhysician", first + timedelta(days=2)),
+        line(case_id, "CaseManagerAppointed", first + timedelta(days=3), case_manager_id="cm-1"),
+    ]  # fmt: skip
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        assert import_via_cli(folder, lines) == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--role", "case_manager"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        sign_in = ""
+        while not sign_in:
+            text = process.stdout.readline()
+            assert text, "ledger serve stopped before printing its sign-in link"
+            if "/ui/login?token=" in text:
+                sign_in = text.split()[-1]
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(base)
+        yield base, sign_in, case_id
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the server did not answer /health within 30 s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def test_dashboard_shows_overdue_deadlines_first(
+    server: tuple[str, str, str], browser: object
+) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    base, sign_in, case_id = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(sign_in)
+    page.goto(f"{base}/?employer={EMPLOYER}")
+    rows = page.locator("#deadlines tbody tr")
+    first_status = rows.first.locator("td.status").inner_text()
+    assert first_status == "overdue"
+    assert "problem analysis" in page.locator("#deadlines").inner_text()
+    assert "probleemanalyse" in page.locator("#deadlines").inner_text()
+    counts = page.locator("#counts").inner_text()
+    assert "overdue" in counts
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    page.locator(f'a[href="/ui/cases/{case_id}"]').first.click()
+    page.wait_for_url(f"**/ui/cases/{case_id}")
+    bar = page.locator("#week-bar")
+    assert bar.is_visible()
+    elapsed = float(bar.locator(".elapsed").evaluate("e => parseFloat(e.style.width)"))
+    assert 7.0 < elapsed < 10.0  # 60 of about 728 days
+    assert bar.locator(".marker.s-overdue").count() >= 1
+    assert "SicknessReported" in page.locator("#timeline").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "case.png"), full_page=True)
+    page.close()
+
+
+def test_pages_fit_a_phone(server: tuple[str, str, str], browser: object) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    base, sign_in, case_id = server
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(sign_in)
+    page.goto(f"{base}/ui/cases/{case_id}")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the case page scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=str(ARTIFACTS / "case-phone.png"), full_page=True)
+    page.close()
+
+
+def test_without_a_token_the_page_asks_to_sign_in(
+    server: tuple[str, str, str], browser: object
+) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    base, _, case_id = server
+    page = browser.new_page()
+    response = page.goto(f"{base}/ui/cases/{case_id}")
+    assert response is not None and response.status == 401
+    assert "Sign in" in page.locator("h1").inner_text()
+    page.close()
