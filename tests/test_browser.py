@@ -62,8 +62,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         os.environ.clear()
         os.environ.update(old)
     port = _free_port()
+    command = [sys.executable, "-m", "services.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--port", str(port), "--role", "case_manager"],
+        [*command, "--role", "case_manager"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -158,6 +159,7 @@ def test_without_a_token_the_page_asks_to_sign_in(
     base, _, case_id = server
     page = browser.new_page()
     response = page.goto(f"{base}/ui/cases/{case_id}")
-    assert response is not None and response.status == 401
+    assert response is not None
+    assert response.status == 401
     assert "Sign in" in page.locator("h1").inner_text()
     page.close()
