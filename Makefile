@@ -50,6 +50,7 @@ schema: install ## regenerate schemas/interchange-event.json from the event cata
 bench: install services ## benchmarks with same-run baselines; results appended to BENCHMARKS.md
 	$(BIN)/python -m bench.import_bench --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}
 	$(BIN)/python -m bench.projection_bench --database-url '$(BENCH_DATABASE_URL)'
+	$(BIN)/python -m bench.http_bench --database-url '$(BENCH_DATABASE_URL)'
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) ledger.db .mypy_cache .ruff_cache .pytest_cache
