@@ -75,10 +75,15 @@ def test_report_read_and_append(client: TestClient) -> None:
     assert {(r["case_id"], r["deadline"]) for r in listed} == {(case_id, "problem_analysis")}
 
 
-def test_a_report_within_28_days_of_recovery_continues_the_case(client: TestClient) -> None:
+@pytest.mark.parametrize("projected", [False, True], ids=["from the log", "from the view"])
+def test_a_report_within_28_days_of_recovery_continues_the_case(
+    client: TestClient, projected: bool
+) -> None:
     """poortwachter.md s2 (art. 7:629 lid 10 BW): rule relapse_within_28_days."""
     first = report(client, employee="EMP7").json()["case_id"]
     assert event(client, first, "RecoveryReported", "2026-09-20").status_code == 201
+    if projected:  # the earlier case reaches the case-state view first
+        assert client.get("/deadlines", params={"employer": "ER1"}, headers=ADMIN).is_success
     again = report(client, employee="EMP7", day="2026-10-10")
     assert again.status_code == 200, again.text
     assert again.json()["continued"] is True

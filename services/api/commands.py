@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
+from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from domain import events as ev
@@ -24,11 +25,13 @@ from domain.access import (
 from domain.case import Case, continues_case
 from domain.interchange import LINE_ADAPTER, InterchangeLine
 from infra.service_tables import record_access, store_result, stored_result
+from projections.case_state import CaseStateProjection
 from services.api.context import ApiContext
 from services.api.models import CaseReported, EventAppended, NewEvent, ReportSickness
 from services.api.problems import FieldProblem, ProblemError, forbidden
 from services.ledger import VersionConflictError
 
+REPORT_TOPIC = get_topic(ev.SicknessReported)
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ledger.example/idempotency")
 
 
@@ -144,17 +147,43 @@ def report_sickness(
 
 
 def _case_to_continue(ctx: ApiContext, body: ReportSickness) -> Case | None:
-    """The employee's most recent case at this employer, if this sickness continues it."""
-    ctx.refresh()
-    rows = ctx.store.query(
-        "SELECT case_id FROM {case_state} WHERE employee_id = ? AND employer_id = ? "
-        "ORDER BY first_sick_day DESC, case_id LIMIT 1",
-        [body.employee_id, body.employer_id],
-    )
-    if not rows:
+    """The employee's most recent case at this employer, if this sickness continues it.
+
+    Exact without waiting for the read models: the case-state view up to its position,
+    plus the sickness reports in the log after that position.
+    """
+    found = employee_cases(ctx, body.employee_id, body.employer_id)
+    if not found:
         return None
-    case = ctx.ledger.get_case(UUID(rows[0]["case_id"]))
+    latest = max(found, key=lambda pair: pair[1])[0]
+    case = ctx.ledger.get_case(latest)
     return case if continues_case(case.current, body.first_sick_day) else None
+
+
+TAIL_LIMIT = 5_000  # beyond this lag, bring the read models up to date instead
+
+
+def employee_cases(ctx: ApiContext, employee_id: str, employer_id: str) -> list[tuple[UUID, date]]:
+    """(case id, first sick day) of every case of an employee at an employer."""
+    position = ctx.store.position(CaseStateProjection().tracking_name) or 0
+    rows = ctx.store.query(
+        "SELECT case_id, first_sick_day FROM {case_state} "
+        "WHERE employee_id = ? AND employer_id = ?",
+        [employee_id, employer_id],
+    )
+    cases = {UUID(r["case_id"]): date.fromisoformat(r["first_sick_day"]) for r in rows}
+    tail = ctx.ledger.recorder.select_notifications(
+        position, TAIL_LIMIT, inclusive_of_start=False, topics=[REPORT_TOPIC]
+    )
+    if len(tail) == TAIL_LIMIT:
+        ctx.refresh()
+        return employee_cases(ctx, employee_id, employer_id)
+    for notification in tail:
+        report = ctx.ledger.mapper.to_domain_event(notification)
+        assert isinstance(report, ev.SicknessReported)
+        if report.employee_id == employee_id and report.employer_id == employer_id:
+            cases[report.originator_id] = report.first_sick_day
+    return list(cases.items())
 
 
 def append_event(
