@@ -267,3 +267,38 @@ def test_the_openapi_document_has_a_model_and_example_for_every_body(client: Tes
               "Problem", "TimelineEntry", "CaseView", "AccessRecord", "ImportResult")  # fmt: skip
     for name in models:
         assert components[name].get("examples"), name
+
+
+def test_not_ready_while_read_models_are_behind(database_url: str) -> None:
+    from fastapi.testclient import TestClient as Client
+
+    from services.api.app import create_app
+    from services.api.context import Settings
+
+    app = create_app(
+        Settings(database_url=database_url, jwt_key=KEY, follow_seconds=0, ready_max_lag=0)
+    )
+    try:
+        with Client(app) as client:
+            report(client)
+            behind = client.get("/ready")
+            assert _problem(behind, 503)["detail"].startswith("1 notifications behind")
+            app.state.ctx.refresh()
+            assert client.get("/ready").status_code == 200
+    finally:
+        app.state.ctx.close()
+
+
+def test_ledger_token_issues_a_token_the_api_accepts(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("LEDGER_JWT_KEY", KEY)
+    assert main(["token", "--role", "employer", "--employer", "ER1", "--subject", "er-1"]) == 0
+    issued = capsys.readouterr().out.strip()
+    listed = client.get("/deadlines", headers={"Authorization": f"Bearer {issued}"})
+    assert listed.status_code == 200
+    assert main(["token", "--role", "employer"]) == 2
+    assert "exactly one employer" in capsys.readouterr().err
+    assert main(["token", "--role", "admin", "--subject", "has space"]) == 2
