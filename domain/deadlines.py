@@ -293,3 +293,9 @@ def _ended_on(state: CaseState) -> date | None:
     if state.status is CaseStatus.RECOVERED:
         return state.recovered_on
     return None
+
+
+def next_due(facts: Sequence[DeadlineFact]) -> DeadlineFact | None:
+    """The task the case waits for first: not met, not lapsed, earliest due."""
+    pending = [f for f in facts if f.is_task and f.done_on is None and not f.lapsed]
+    return min(pending, key=lambda f: (f.due_on, f.deadline), default=None)

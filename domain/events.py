@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 if TYPE_CHECKING:
     from domain.case import Case
@@ -264,7 +264,7 @@ class PlanEvaluated(CaseEvent):
         """``adjusted: bool`` became ``adjustment``: a new goal means the goal changed."""
         if "adjusted" not in state:
             return
-        adjusted = state.pop("adjusted")
+        adjusted = TypeAdapter(bool).validate_python(state.pop("adjusted"))  # "false" is False
         if not adjusted:
             state["adjustment"] = PlanAdjustment.NONE.value
         elif state.get("goal") is not None:

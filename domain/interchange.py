@@ -58,7 +58,7 @@ class InterchangeLine(BaseModel):
         if not isinstance(value, dict):
             return value
         event_class = CATALOGUE.get(value.get("type"))  # type: ignore[arg-type]
-        if event_class is None or event_class.class_version == 1:
+        if event_class is None:
             return value
         from_version = value.get("class_version")
         from_version = 1 if from_version is None else from_version
@@ -71,6 +71,8 @@ class InterchangeLine(BaseModel):
                 f"ledger reads (up to {event_class.class_version}); upgrade the ledger"
             )
             raise ValueError(msg)
+        if event_class.class_version == 1:
+            return value
         upcast(event_class, data := dict(data), from_version)
         return {**value, "data": data, "class_version": event_class.class_version}
 

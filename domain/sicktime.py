@@ -66,3 +66,9 @@ class SickClock:
             if gap.recovered_on <= on:
                 days -= (min(on + timedelta(days=1), gap.resumed_on) - gap.recovered_on).days
         return days
+
+
+def sick_days_later(counted: int, counted_on: date, on: date, *, still_sick: bool) -> int:
+    """Sick days counted by ``on``, from those counted by an earlier day when nothing
+    happened in between: they keep counting only while the employee is still sick."""
+    return counted + max((on - counted_on).days, 0) if still_sick else counted

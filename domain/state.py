@@ -88,6 +88,7 @@ class CaseState:
     second_track: SecondTrackStatus = SecondTrackStatus.NONE
     second_track_started_on: date | None = None
     second_track_needed_on: date | None = None
+    second_track_end_reason: ev.SecondTrackEndReason | None = None
     wage_payment: WagePayment = WagePayment.PAID
     sanction: Sanction | None = None
     extension_weeks: int = 0
@@ -210,12 +211,16 @@ TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
         "incapacity_percent": 0,
     },
     ev.SicknessResumed: _resumed,
+    ev.SecondTrackPlacement: lambda s, e: {"second_track": SecondTrackStatus.PLACED},
+    ev.SecondTrackEnded: lambda s, e: {
+        "second_track": SecondTrackStatus.ENDED,
+        "second_track_end_reason": e.reason,
+    },
     ev.SecondTrackStarted: lambda s, e: {
         "second_track": SecondTrackStatus.RUNNING,
         "second_track_started_on": e.occurred_on,
+        "second_track_end_reason": None,
     },
-    ev.SecondTrackPlacement: lambda s, e: {"second_track": SecondTrackStatus.PLACED},
-    ev.SecondTrackEnded: lambda s, e: {"second_track": SecondTrackStatus.ENDED},
     ev.WagePaymentSuspended: lambda s, e: {"wage_payment": WagePayment.SUSPENDED},
     ev.WagePaymentSuspensionLifted: lambda s, e: {"wage_payment": WagePayment.PAID},
     ev.WagePaymentStopped: lambda s, e: {"wage_payment": WagePayment.STOPPED},

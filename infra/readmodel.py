@@ -86,6 +86,16 @@ class Append:
 Change = Replace | Append
 
 
+class PositionConflict(RuntimeError):
+    """Another runner moved the projection since this one read its position."""
+
+    def __init__(self, projection: str, expected: int | None, found: int | None) -> None:
+        super().__init__(
+            f"{projection} is at {found}, not {expected}: another runner moved it; read again"
+        )
+        self.projection, self.expected, self.found = projection, expected, found
+
+
 class ReadModelStore(ABC):
     """What a projection runner needs from a store of read models."""
 
@@ -97,12 +107,16 @@ class ReadModelStore(ABC):
         """The last notification id applied to ``projection``; None before the first."""
 
     @abstractmethod
-    def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
-        """Write ``changes`` and move ``projection`` to ``position``, in one transaction."""
+    def apply(
+        self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
+    ) -> None:
+        """Write ``changes`` and move ``projection`` from ``expected`` to ``position``, in one
+        transaction; ``PositionConflict`` (nothing written) if another runner moved it."""
 
     @abstractmethod
-    def reset(self, projection: str, tables: Sequence[Table]) -> None:
-        """Empty the tables and forget the position, in one transaction (for a rebuild)."""
+    def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
+        """Empty the tables and forget the position, in one transaction (for a rebuild).
+        With ``only_if_new``, only while the projection has no position; whether it did."""
 
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -191,8 +205,25 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
     def position(self, projection: str) -> int | None:
         return self.max_tracking_id(projection)
 
-    def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
+    def _lock_position(self, cursor: Any, projection: str) -> int | None:
+        """Take the write lock first (a no-op write), then read the position under it."""
+        cursor.execute(
+            "UPDATE tracking SET notification_id = notification_id WHERE application_name = ?",
+            (projection,),
+        )
+        cursor.execute(
+            "SELECT notification_id FROM tracking WHERE application_name = ?", (projection,)
+        )
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def apply(
+        self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
+    ) -> None:
         with self.datastore.transaction(commit=True) as cursor:
+            found = self._lock_position(cursor, projection)
+            if found != expected:
+                raise PositionConflict(projection, expected, found)
             for action, table, args in _planned(changes):
                 if action == "delete_in":
                     column, keys = args
@@ -207,11 +238,14 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
                     cursor.executemany(_insert(table, table.physical, "?"), _values(table, args))
             self._insert_tracking(cursor, Tracking(projection, position))
 
-    def reset(self, projection: str, tables: Sequence[Table]) -> None:
+    def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
         with self.datastore.transaction(commit=True) as cursor:
+            if only_if_new and self._lock_position(cursor, projection) is not None:
+                return False
             for table in tables:
                 cursor.execute(f"DELETE FROM {table.physical}")
             cursor.execute("DELETE FROM tracking WHERE application_name = ?", (projection,))
+            return True
 
     def _sql(self, sql: str) -> str:
         return re.sub(r"\{(\w+)\}", lambda m: physical_name(m.group(1)), sql)
@@ -244,8 +278,23 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
                 for statement in _ddl(table, self._qualified(table.physical), "postgres"):
                     cursor.execute(cast(Any, statement))
 
-    def apply(self, projection: str, position: int, changes: Sequence[Change]) -> None:
+    def _lock_position(self, cursor: Any, projection: str) -> int | None:
+        """Read the position and lock its row until the transaction ends."""
+        cursor.execute(
+            f"SELECT notification_id FROM {self._qualified(self.tracking_table_name)} "
+            "WHERE application_name = %s FOR UPDATE",
+            (projection,),
+        )
+        row = cursor.fetchone()
+        return None if row is None else int(row["notification_id"])
+
+    def apply(
+        self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
+    ) -> None:
         with self.datastore.transaction(commit=True) as cursor:
+            found = self._lock_position(cursor, projection)
+            if found != expected:
+                raise PositionConflict(projection, expected, found)
             for action, table, args in _planned(changes):
                 name = self._qualified(table.physical)
                 if action == "delete_in":
@@ -260,8 +309,10 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
                     cursor.executemany(cast(Any, _insert(table, name, "%s")), _values(table, args))
             self._insert_tracking(cursor, Tracking(projection, position))
 
-    def reset(self, projection: str, tables: Sequence[Table]) -> None:
+    def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
         with self.datastore.transaction(commit=True) as cursor:
+            if only_if_new and self._lock_position(cursor, projection) is not None:
+                return False
             for table in tables:
                 cursor.execute(cast(Any, f"DELETE FROM {self._qualified(table.physical)}"))
             cursor.execute(
@@ -272,10 +323,12 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
                 ),
                 (projection,),
             )
+            return True
 
     def _sql(self, sql: str) -> str:
         named = re.sub(r"\{(\w+)\}", lambda m: self._qualified(physical_name(m.group(1))), sql)
-        return named.replace("?", "%s")  # queries here never hold a literal "?"
+        # psycopg takes %s; a literal % must be doubled. Queries hold no literal "?".
+        return named.replace("%", "%%").replace("?", "%s")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.datastore.transaction(commit=False) as cursor:

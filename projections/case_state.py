@@ -15,7 +15,8 @@ from uuid import UUID
 
 from domain import events as ev
 from domain.case import Case
-from domain.deadlines import deadline_facts
+from domain.deadlines import deadline_facts, next_due
+from domain.sicktime import sick_days_later
 from domain.state import CaseStatus
 from infra.readmodel import Change, ReadModelStore, Replace, Row, Table
 from projections.base import CaseProjection
@@ -61,12 +62,7 @@ class CaseStateProjection(CaseProjection):
 def case_state_row(case: Case) -> Row:
     state = case.current
     last_on = state.last_event_on or state.first_sick_day
-    pending = [
-        fact
-        for fact in deadline_facts(state)
-        if fact.is_task and fact.done_on is None and not fact.lapsed
-    ]
-    upcoming = min(pending, key=lambda f: (f.due_on, f.deadline), default=None)
+    upcoming = next_due(deadline_facts(state))
     document = state.to_json(on=last_on)
     return {
         "case_id": str(case.id),
@@ -101,10 +97,12 @@ class CaseSummary:
     @property
     def counted_sick_days(self) -> int:
         """Sick days keep counting while the case is open (rules reference s2)."""
-        counted: int = self.row["sick_days_at_last_event"]
-        if self.row["status"] == CaseStatus.OPEN.value:
-            counted += max((self.on - date.fromisoformat(self.row["last_event_on"])).days, 0)
-        return counted
+        return sick_days_later(
+            self.row["sick_days_at_last_event"],
+            date.fromisoformat(self.row["last_event_on"]),
+            self.on,
+            still_sick=self.row["status"] == CaseStatus.OPEN.value,
+        )
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = json.loads(self.row["state"])

@@ -20,11 +20,15 @@ from threading import Event
 from typing import cast
 from uuid import UUID
 
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
+
 from domain import events as ev
 from domain.case import Case
-from infra.readmodel import Change, ReadModelStore
+from infra.readmodel import Change, PositionConflict, ReadModelStore
 from projections.base import CaseCache, CaseProjection
-from services.ledger import Ledger
+
+CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: Application[UUID],
         store: ReadModelStore,
         projections: Sequence[CaseProjection],
         *,
@@ -80,13 +84,27 @@ class ProjectionRunner:
         return self.head() - min((pos or 0) for pos in self.positions().values())
 
     def run(self, progress: ProgressCallback | None = None) -> RunSummary:
-        """Apply everything in the log now; return when every projection is at the head."""
-        positions = {name: pos or 0 for name, pos in self.positions().items()}
+        """Apply everything in the log now; return when every projection is at the head.
+
+        When another runner moves a projection meanwhile (a rebuild, a second
+        follower), this one reads the positions again and carries on from there.
+        """
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self._run(progress)
+            except PositionConflict:
+                self.cases.clear()
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _run(self, progress: ProgressCallback | None) -> RunSummary:
+        positions = self.positions()
         for projection in self.projections:
-            if positions[projection.name] == 0:  # nothing applied: no rows may be left over
-                self.store.reset(projection.tracking_name, projection.tables)
+            if positions[projection.name] is None:  # nothing applied: no rows may be left
+                self.store.reset(projection.tracking_name, projection.tables, only_if_new=True)
         head, started, applied = self.head(), time.monotonic(), 0
-        start = min(positions.values(), default=0)
+        start = min((pos or 0 for pos in positions.values()), default=0)
         try:
             while True:
                 page = self.ledger.recorder.select_notifications(
@@ -103,8 +121,7 @@ class ProjectionRunner:
         except BaseException:
             self.cases.clear()  # cases may be ahead of what was committed
             raise
-        final = {name: (pos or None) for name, pos in positions.items()}
-        return RunSummary(final, applied, time.monotonic() - started)
+        return RunSummary(dict(positions), applied, time.monotonic() - started)
 
     def rebuild(self, progress: ProgressCallback | None = None) -> RunSummary:
         """Empty every read model and replay the whole log into it."""
@@ -131,25 +148,36 @@ class ProjectionRunner:
 
     def _apply_page(
         self,
-        positions: dict[str, int],
+        positions: dict[str, int | None],
         ids: list[int],
         events: list[ev.CaseEvent],
         end: int,
     ) -> int:
-        oldest = min(positions.values())
+        oldest = min(pos or 0 for pos in positions.values())
         fresh = [(i, e) for i, e in zip(ids, events, strict=True) if i > oldest]
         cases = self._advance_cases([e for _, e in fresh])
         for projection in self.projections:
             done = positions[projection.name]
-            new = _by_case([e for i, e in fresh if i > done])
+            new = _by_case([e for i, e in fresh if i > (done or 0)])
             if not new:
                 continue
             changes: list[Change] = []
             for case_id, case_events in new.items():
                 changes.extend(projection.changes(cases[case_id], case_events))
-            self.store.apply(projection.tracking_name, end, changes)
+            self._apply(projection, done, end, changes)
             positions[projection.name] = end
         return len(fresh)
+
+    def _apply(
+        self, projection: CaseProjection, done: int | None, end: int, changes: list[Change]
+    ) -> None:
+        try:
+            self.store.apply(projection.tracking_name, done, end, changes)
+        except IntegrityError:
+            found = self.store.position(projection.tracking_name)
+            if found != done:  # two fresh runners raced for the first position
+                raise PositionConflict(projection.tracking_name, done, found) from None
+            raise  # the rows themselves were refused
 
     def _advance_cases(self, events: list[ev.CaseEvent]) -> dict[UUID, Case]:
         return {

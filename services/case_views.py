@@ -8,10 +8,12 @@ from typing import Any, cast
 from uuid import UUID
 
 from domain.case import Case
-from domain.deadlines import Deadline, case_deadlines
+from domain.deadlines import Deadline, case_deadlines, deadline_facts, next_due
 from domain.events import CaseEvent, EventCorrected, EventRetracted, SicknessReported
+from domain.state import CaseStatus
 from domain.timeline import TimelineEntry, full_timeline, known_by
 from infra.readmodel import ReadModelStore
+from projections.case_state import CaseSummary, find_cases
 from projections.event_index import EventIndexProjection, version_known_at
 from services.ledger import Ledger, UnknownCaseError
 
@@ -82,10 +84,11 @@ def case_view(case: Case, as_of: date, known_at: datetime | None) -> dict[str, A
     ):
         raise NotYetBegunError(case.id, as_of)
     state = case.state(as_of=as_of, known_at=known_at)
+    known = known_by(case.history, known_at)
     return {
         "as_of": as_of.isoformat(),
         "known_at": known_at.isoformat() if known_at else None,
-        "version": case.version,
+        "version": max(e.originator_version for e in known),  # the newest version known then
         "state": state.to_json(as_of),
         "events": [_event_json(e) for e in case.timeline(as_of=as_of, known_at=known_at)],
     }
@@ -159,4 +162,44 @@ def diff_view(case: Case, before: datetime, after: datetime, as_of: date) -> dic
         "recorded_between": recorded,
         "state": state_changes,
         "deadlines": deadline_changes,
+    }
+
+
+def case_list(
+    ledger: Ledger,
+    store: ReadModelStore,
+    on: date,
+    *,
+    employer_id: str | None = None,
+    case_manager_id: str | None = None,
+    status: CaseStatus | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Cases as they stood on ``on``: from the case-state view, replaying from the ledger
+    the cases with events after ``on`` (their rows describe a later day)."""
+    rows = find_cases(store, employer_id=employer_id)
+    found: list[dict[str, Any]] = []
+    for row in rows:
+        if date.fromisoformat(row["last_event_on"]) <= on:
+            found.append(CaseSummary(row, on).to_json())
+        elif date.fromisoformat(row["first_sick_day"]) <= on:
+            found.append(_replayed_summary(ledger.get_case(UUID(row["case_id"])), on))
+    found = [
+        r
+        for r in found
+        if (case_manager_id is None or r["case_manager_id"] == case_manager_id)
+        and (status is None or r["status"] == status.value)
+    ]
+    return found[:limit] if limit is not None else found
+
+
+def _replayed_summary(case: Case, on: date) -> dict[str, Any]:
+    state = case.state(as_of=on)
+    upcoming = next_due(deadline_facts(state))
+    known = [e for e in case.history if e.occurred_on <= on]
+    return {
+        **state.to_json(on),
+        "next_deadline": upcoming.deadline if upcoming else None,
+        "next_due_on": upcoming.due_on.isoformat() if upcoming else None,
+        "version": max(e.originator_version for e in known),
     }

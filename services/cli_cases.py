@@ -13,7 +13,7 @@ from domain.case import Case
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseStatus
 from infra.readmodel import ReadModelStore, read_models
-from projections.case_state import CaseStateProjection, CaseSummary, find_cases
+from projections.case_state import CaseStateProjection
 from projections.deadlines import (
     CaseDeadline,
     DeadlineProjection,
@@ -21,7 +21,7 @@ from projections.deadlines import (
     find_deadlines,
 )
 from projections.runner import ProjectionRunner
-from services.case_views import case_as_known, case_view, diff_view, timeline_view
+from services.case_views import case_as_known, case_list, case_view, diff_view, timeline_view
 from services.ledger import Ledger
 
 EXIT_USAGE = 2
@@ -206,22 +206,20 @@ def cmd_cases(args: argparse.Namespace) -> int:
     with Ledger() as ledger, read_models(ledger.database_url) as store:
         if not args.no_refresh:
             ProjectionRunner(ledger, store, [CaseStateProjection()]).run()
-        rows = find_cases(
+        rows = case_list(
+            ledger,
             store,
+            on,
             employer_id=args.employer,
             case_manager_id=args.case_manager,
             status=CaseStatus(args.status) if args.status else None,
             limit=args.limit,
         )
-    summaries = [
-        CaseSummary(row, max(on, date.fromisoformat(row["last_event_on"]))) for row in rows
-    ]
     if args.json:
-        print(json.dumps([summary.to_json() for summary in summaries], indent=2))
+        print(json.dumps(rows, indent=2))
         return 0
     print(f"{len(rows)} case(s) on {on.isoformat()}")
-    for summary in summaries:
-        s = summary.to_json()
+    for s in rows:
         next_due = f"next {s['next_deadline']} {s['next_due_on']}" if s["next_due_on"] else ""
         print(
             f"  {s['case_id']}  {s['status']:9} {s['phase']:20} since {s['first_sick_day']}  "

@@ -70,3 +70,29 @@ def test_ledger_cases_lists_the_read_model(
     assert {row["employer_id"] for row in json.loads(capsys.readouterr().out)} == {employer}
     assert main(["cases", "--limit", "3"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 3
+
+
+def test_ledger_cases_on_a_past_day_replays_the_cases_that_changed_since(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review finding: rows describe the day of their last event, not an earlier one."""
+    from uuid import uuid4
+
+    from tests.factories import import_via_cli, line, report
+
+    case_id = str(uuid4())
+    appointed = line(case_id, "CaseManagerAppointed", date(2026, 4, 15), case_manager_id="cm-9")
+    assert import_via_cli(tmp_path, [report(case_id, date(2026, 1, 5)), appointed]) == 0
+
+    def listed(on: str, *extra: str) -> list[dict[str, Any]]:
+        capsys.readouterr()
+        assert main(["cases", "--on", on, "--json", *extra]) == 0
+        rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+        return rows
+
+    (early,) = listed("2026-01-14")
+    assert (early["counted_sick_days"], early["case_manager_id"]) == (10, None)
+    assert listed("2025-12-06") == []
+    assert listed("2026-01-14", "--case-manager", "cm-9") == []
+    (later,) = listed("2026-05-01", "--case-manager", "cm-9")
+    assert later["counted_sick_days"] == (date(2026, 5, 1) - date(2026, 1, 5)).days + 1

@@ -18,6 +18,7 @@ from domain.case import Case
 from infra.readmodel import (
     Append,
     Change,
+    PositionConflict,
     PostgresReadModelRecorder,
     ReadModelStore,
     Table,
@@ -155,8 +156,11 @@ def test_the_position_never_moves_back_so_a_batch_is_not_applied_twice(
     runner.run()
     head = ledger.recorder.max_notification_id()
     assert head is not None
+    name = CaseStateProjection().tracking_name
     with pytest.raises(IntegrityError):
-        store.apply(CaseStateProjection().tracking_name, head, [])
+        store.apply(name, head, head, [])  # the same position again
+    with pytest.raises(PositionConflict):
+        store.apply(name, head - 1, head + 1, [])  # a runner that read an old position
     assert runner.positions() == dict.fromkeys(runner.positions(), head)
 
 
@@ -228,3 +232,43 @@ def test_a_new_table_version_is_built_from_zero_beside_the_old_one(
     assert len(rows) == 6
     assert "left-over" not in {row["case_id"] for row in rows}
     assert store.query(f"SELECT case_id FROM {v1}") == [{"case_id": "from-the-old-shape"}]
+
+
+class RebuildsMeanwhile(CaseProjection):
+    """Case state, but on its ``at``-th batch another runner rebuilds every read model
+    to the head of the log: this runner's positions are then stale."""
+
+    name = "case_state"
+
+    def __init__(self, at: int, rebuild: Any) -> None:
+        self.real, self.tables, self.calls, self.at, self.rebuild = (
+            CaseStateProjection(), CaseStateProjection.tables, 0, at, rebuild
+        )  # fmt: skip
+
+    def changes(self, case: Case, new_events: Sequence[ev.CaseEvent]) -> list[Change]:
+        self.calls += 1
+        if self.calls == self.at:
+            self.rebuild()
+        return self.real.changes(case, new_events)
+
+
+def test_a_rebuild_by_another_runner_meanwhile_loses_nothing(
+    ledger: Ledger, store: ReadModelStore, database_url: str
+) -> None:
+    """Review finding: a runner holding old positions must not write on top of a reset."""
+    lines = _population(40, seed=21)
+    _import(ledger, lines)
+    with read_models(database_url) as other:
+        rival = ProjectionRunner(ledger, other, all_projections(), page_size=500)
+        meanwhile = RebuildsMeanwhile(at=30, rebuild=rival.rebuild)
+        follower = ProjectionRunner(
+            ledger, store, [meanwhile, *all_projections()[1:]], page_size=20
+        )
+        follower.run()
+    assert meanwhile.calls >= 30  # the rival's rebuild happened mid-run
+    rows = dump(store, all_projections())
+    assert len(rows["case_state"]) == 40
+    assert len(rows["case_event"]) == len(lines)
+    with read_models(database_url) as again:  # a clean rebuild of the same log, row for row
+        ProjectionRunner(ledger, again, all_projections()).rebuild()
+        assert dump(again, all_projections()) == rows

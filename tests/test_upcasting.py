@@ -104,3 +104,15 @@ def test_a_line_with_an_impossible_version_is_refused_naming_the_field(
     with pytest.raises(ValueError, match="class_version") as refused:
         parse_line(json.dumps(item))
     assert message in str(refused.value)
+
+
+def test_the_old_boolean_is_read_as_pydantic_reads_booleans() -> None:
+    item = line(uuid4(), "PlanEvaluated", D, adjusted="false")
+    assert parse_line(json.dumps(item)).data.model_dump()["adjustment"] == "none"
+
+
+def test_a_version_beyond_the_class_is_refused_for_every_type() -> None:
+    item = line(uuid4(), "UWVNotified", D)
+    item["class_version"] = 7
+    with pytest.raises(ValueError, match="newer than this ledger reads"):
+        parse_line(json.dumps(item))
