@@ -128,6 +128,10 @@ class ReadModelStore(ABC):
         For tables outside any projection (access log, idempotency keys)."""
 
     @abstractmethod
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one write statement for each of ``rows``, all in one transaction."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -260,6 +264,10 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
             cursor.execute(self._sql(sql), list(params))
             return int(cursor.sqlite_cursor.rowcount)
 
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(self._sql(sql), [list(row) for row in rows])
+
     def close(self) -> None:
         self.datastore.close()
 
@@ -339,6 +347,10 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(cast(Any, self._sql(sql)), list(params))
             return int(cursor.rowcount)
+
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(cast(Any, self._sql(sql)), [list(row) for row in rows])
 
     def close(self) -> None:
         self.datastore.close()

@@ -6,10 +6,16 @@ from projections.base import CaseProjection
 from projections.case_state import CaseStateProjection
 from projections.deadlines import DeadlineProjection
 from projections.event_index import EventIndexProjection
+from projections.statistics import StatisticsProjection
 
 
 def all_projections() -> list[CaseProjection]:
-    return [CaseStateProjection(), DeadlineProjection(), EventIndexProjection()]
+    return [
+        CaseStateProjection(),
+        DeadlineProjection(),
+        EventIndexProjection(),
+        StatisticsProjection(),
+    ]
 
 
 def projections_named(names: list[str]) -> list[CaseProjection]:

@@ -27,6 +27,7 @@ from infra.config import ConfigurationError
 from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
 from services.cli_project import cmd_project
 from services.cli_serve import cmd_serve, cmd_token
+from services.cli_stats import cmd_headcount, cmd_stats
 from services.importer import ImportRejectedError, import_lines, numbered
 from services.ledger import Ledger, UnknownCaseError
 from services.simulate import simulate
@@ -204,6 +205,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--subject", help="who the token is for (default: the role)")
     p.add_argument("--employer", nargs="+", metavar="ID", help="employers served")
     p.add_argument("--hours", type=float, default=8.0, help="valid for (default 8)")
+
+    p = commands.add_parser(
+        "stats",
+        formatter_class=_Formatter,
+        help="outcome statistics, sanctions, deadline performance, absence KPIs",
+        description="Statistics as of a date (default today), from the read models:\n"
+        "  second-track  trajectories by outcome (Panteia 2016 categories, reference beside)\n"
+        "  sanctions     wage sanctions per year by kind, shortened, mean length\n"
+        "  deadlines     share of each deadline met on time, median days late\n"
+        "  kpi           absence %, report frequency, duration, zero absence of an employer\n"
+        "                in a period (needs its headcount: ledger headcount import)",
+        epilog="examples:\n  ledger stats second-track --by band provider\n"
+        "  ledger stats sanctions --json\n  ledger stats deadlines --csv > deadlines.csv\n"
+        "  ledger stats kpi --employer ER00017 --period 2026-Q1",
+    )
+    p.add_argument("report", choices=["second-track", "sanctions", "deadlines", "kpi"])
+    p.add_argument("--by", nargs="+", choices=["band", "provider", "employer", "sector", "year"],
+                   help="second-track groups")  # fmt: skip
+    p.add_argument("--on", type=date.fromisoformat, help="date YYYY-MM-DD (default today)")
+    p.add_argument("--employer", metavar="ID", help="kpi: the employer")
+    p.add_argument("--period", metavar="P", help="kpi: 2026, 2026-Q1 or 2026-03")
+    p.add_argument("--no-refresh", action="store_true", help="read the views as they are")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print JSON")
+    form.add_argument("--csv", action="store_true", help="print CSV")
+
+    p = commands.add_parser(
+        "headcount",
+        formatter_class=_Formatter,
+        help="import employer headcounts (for the absence KPIs)",
+        description="Import a CSV with the header employer_id,period,headcount,part_time_factor\n"
+        "(period: 2026, 2026-Q1 or 2026-03). Every line is checked first; on any problem\n"
+        "nothing is stored. A later import for the same employer and period replaces it.",
+        epilog="example:\n  ledger headcount import headcount.csv",
+    )
+    p.add_argument("action", choices=["import"])
+    p.add_argument("file", help="a CSV file, or - for standard input")
 
     p = commands.add_parser(
         "cases",
@@ -406,6 +444,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "project": cmd_project,
     "cases": cmd_cases,
     "serve": cmd_serve,
+    "stats": cmd_stats,
+    "headcount": cmd_headcount,
     "token": cmd_token,
     "simulate": cmd_simulate,
     "schema": cmd_schema,

@@ -35,7 +35,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.status_code == 200
-    assert set(ready.json()["behind"]) == {"case_state", "deadlines", "event_index"}
+    assert set(ready.json()["behind"]) == {"case_state", "deadlines", "event_index", "statistics"}
 
 
 def test_report_read_and_append(client: TestClient) -> None:

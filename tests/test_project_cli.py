@@ -36,7 +36,12 @@ def test_catch_up_status_and_rebuild(
     ran = _json(capsys, "project", "--json", "--quiet")
     assert ran["events"] == len(first)
     status = _json(capsys, "project", "--status", "--json")
-    assert {row["projection"] for row in status} == {"case_state", "deadlines", "event_index"}
+    assert {row["projection"] for row in status} == {
+        "case_state",
+        "deadlines",
+        "event_index",
+        "statistics",
+    }
     assert {row["behind"] for row in status} == {0}
 
     second = _population(10, seed=2)

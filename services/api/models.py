@@ -244,3 +244,10 @@ class Readiness(BaseModel):
     status: str
     head: int
     behind: dict[str, int]
+
+
+class HeadcountBody(BaseModel):
+    model_config = _example({"headcount": 40, "part_time_factor": 0.8})
+
+    headcount: int = Field(gt=0, le=1_000_000)
+    part_time_factor: float = Field(default=1.0, gt=0, le=1.5)

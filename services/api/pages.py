@@ -18,17 +18,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from domain import events as ev
-from domain.access import READS_CASES, Principal
+from domain.access import READS_CASES, Principal, Role
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
-from projections.case_state import find_cases
 from projections.deadlines import DeadlineQuery, find_deadlines
+from projections.reports import SMALL_GROUP
 from services.api import commands
 from services.api.auth import TokenError
 from services.api.context import ApiContext
-from services.api.problems import ProblemError
+from services.api.problems import ProblemError, forbidden
 from services.api.routes import COOKIE, employer_scope
 from services.case_views import timeline_view
+from services.stats_views import report
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -221,18 +222,51 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
 
 
 @router.get("/ui/statistics", response_class=HTMLResponse)
-def statistics_page(request: Request) -> HTMLResponse:
+def statistics_page(request: Request, on: date | None = None) -> HTMLResponse:
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in to see statistics")
     ctx = _ctx(request)
     ctx.refresh()
-    rows = find_cases(ctx.store)
-    visible = [r for r in rows if caller.serves(r["employer_id"])]
-    by_status: dict[str, int] = {}
-    by_phase: dict[str, int] = {}
-    for row in visible:
-        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-        by_phase[row["phase"]] = by_phase.get(row["phase"], 0) + 1
-    return _page(request, "statistics.html", total=len(visible), by_status=by_status,
-                 by_phase=by_phase)  # fmt: skip
+    day = on or date.today()
+    hide = SMALL_GROUP if caller.role is Role.ANALYST else None
+    if caller.employers is not None:
+        return _page(request, "refused.html", 403, problem=forbidden(
+            "population statistics are not scoped to one employer", "poortwachter.md s5"
+        ).problem)  # fmt: skip
+    second = report(ctx.store, "second-track", day, by=["band"], suppress_below=hide)
+    return _page(
+        request,
+        "statistics.html",
+        day=day,
+        second=second,
+        bars=_outcome_bars(second),
+        sanctions=report(ctx.store, "sanctions", day, suppress_below=hide),
+        deadlines=report(ctx.store, "deadlines", day, suppress_below=hide),
+        colours=OUTCOME_COLOURS,
+        small_group=hide,
+    )
+
+
+OUTCOME_COLOURS = {
+    "placed_second_track": "#2e7d32",
+    "placed_original_employer": "#1f5fa8",
+    "no_result_yet": "#b26a00",
+    "out_of_service_or_other": "#9e9e9e",
+}
+
+
+def _outcome_bars(second: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stacked bars (ours, Panteia 2016) as segments with x offsets in percent."""
+    rows = []
+    for label, shares, n in (
+        ("this ledger", second["shares"], second["n"]),
+        ("Panteia 2016", second["reference"]["shares"], second["reference"]["n"]),
+    ):
+        x, segments = 0.0, []
+        for outcome, share in (shares or {}).items():
+            segments.append({"outcome": outcome, "x": round(x * 100, 2),
+                             "width": round(share * 100, 2)})  # fmt: skip
+            x += share
+        rows.append({"label": label, "n": n, "segments": segments})
+    return rows

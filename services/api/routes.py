@@ -7,15 +7,18 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
 
 from domain.access import EXPORTS, IMPORTS, READS_ACCESS_LOG, READS_CASES, Principal, Role
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.interchange import dumps_line
+from infra.headcount import HeadcountRow, store_headcount
 from infra.service_tables import access_log, record_access
 from projections.deadlines import DeadlineQuery, find_deadlines
+from projections.reports import SMALL_GROUP, MissingHeadcount
 from services.api import commands
 from services.api.auth import TokenError
 from services.api.context import ApiContext
@@ -25,6 +28,7 @@ from services.api.models import (
     CaseView,
     DeadlineRow,
     EventAppended,
+    HeadcountBody,
     Health,
     ImportResult,
     NewEvent,
@@ -35,6 +39,7 @@ from services.api.models import (
 from services.api.problems import FieldProblem, Problem, ProblemError, forbidden
 from services.case_views import case_view, timeline_view
 from services.importer import import_lines, numbered
+from services.stats_views import as_rows, report, to_csv
 
 bearer = HTTPBearer(auto_error=False, description="a token from `ledger token --role ROLE`")
 COOKIE = "ledger_token"
@@ -43,6 +48,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     for status in (400, 401, 403, 404, 409, 422)
 }
 router = APIRouter()
+S5 = "poortwachter.md s5"
 
 
 def context(request: Request) -> ApiContext:
@@ -323,3 +329,76 @@ def ready(ctx: Context) -> Readiness:
 
 
 __all__ = ["COOKIE", "Role", "principal", "router"]
+
+
+@router.get(
+    "/stats/{report_name}",
+    responses={
+        200: {
+            "description": "the report as JSON, or CSV with format=csv",
+            "content": {"application/json": {}, "text/csv": {}},
+        },
+        **PROBLEMS,
+    },
+    tags=["statistics"],
+)
+def statistics(
+    report_name: Annotated[str, Path(pattern="^(second-track|sanctions|deadlines|kpi)$")],
+    ctx: Context,
+    caller: Caller,
+    on: date | None = None,
+    by: Annotated[list[str] | None, Query()] = None,
+    employer: Annotated[str | None, Query(max_length=64)] = None,
+    period: Annotated[str | None, Query(max_length=10)] = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Response:
+    """Statistics as of ``on`` (default today). For analysts, groups smaller than
+    ``SMALL_GROUP`` are suppressed so that no person can be singled out."""
+    if caller.employers is not None and report_name != "kpi":
+        raise forbidden("population statistics are not scoped to one employer", S5)
+    if employer is not None and not caller.serves(employer):
+        raise forbidden(f"{caller.subject} does not serve employer {employer}", S5)
+    hide = SMALL_GROUP if caller.role is Role.ANALYST else None
+    ctx.refresh()
+    try:
+        result = report(ctx.store, report_name, on or date.today(), by=by, employer_id=employer,
+                        period=period, suppress_below=hide)  # fmt: skip
+    except MissingHeadcount as missing:
+        problem = FieldProblem(field="period", message=str(missing))
+        raise ProblemError(
+            404, "no-headcount", "No headcount for that period", str(missing), [problem]
+        ) from None
+    except ValueError as error:
+        raise ProblemError(422, "invalid-request", "The request is not valid", str(error),
+                           [FieldProblem(field="query", message=str(error))]) from None  # fmt: skip
+    if format == "csv":
+        return Response(to_csv(as_rows(report_name, result)), media_type="text/csv")
+    return JSONResponse(result)
+
+
+@router.put(
+    "/employers/{employer_id}/headcount/{period}",
+    response_model=HeadcountRow,
+    responses=PROBLEMS,
+    tags=["statistics"],
+)
+def put_headcount(
+    employer_id: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")],
+    period: Annotated[str, Path(max_length=10)],
+    body: HeadcountBody,
+    ctx: Context,
+    caller: Caller,
+) -> HeadcountRow:
+    """An employer's headcount and part-time factor for a period (for the absence KPIs)."""
+    if caller.role not in (Role.ADMIN, Role.EMPLOYER) or not caller.serves(employer_id):
+        raise forbidden("headcounts come from the employer itself or an admin", S5)
+    try:
+        row = HeadcountRow(employer_id=employer_id, period=period, **body.model_dump())
+    except ValidationError as error:
+        detail = error.errors(include_url=False)[0]
+        problem = FieldProblem(field=str(detail["loc"][0]), message=detail["msg"])
+        raise ProblemError(
+            422, "invalid-request", "The headcount is not valid", detail["msg"], [problem]
+        ) from None
+    store_headcount(ctx.store, [row])
+    return row
