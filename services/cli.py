@@ -11,7 +11,8 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 from uuid import UUID
@@ -30,7 +31,13 @@ from services.cli_serve import cmd_serve, cmd_token
 from services.cli_stats import cmd_headcount, cmd_stats
 from services.importer import ImportRejectedError, import_lines, numbered
 from services.ledger import Ledger, UnknownCaseError
-from services.simulate import simulate
+from services.simulate import (
+    DEFAULTS,
+    WORKFORCE,
+    headcount_rows,
+    simulate,
+    simulate_population,
+)
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_STORE = 1, 2, 3, 4
 
@@ -124,10 +131,22 @@ def _parser() -> argparse.ArgumentParser:
         help="generate realistic cases as JSON Lines",
         description="Write generated cases to standard output: mostly short absences, some\n"
         "long cases with second track, sanctions, relapses and corrections.\n"
+        "With --employees: a whole workforce (--employers x --employees people over\n"
+        "--years), each falling ill at the rate in services/simulate.py\n"
+        "(SimulationParameters); --headcount writes the matching headcount CSV.\n"
         "The same seed gives the same output.",
-        epilog="example:\n  ledger simulate --cases 20000 --seed 7 > cases.jsonl",
+        epilog="examples:\n  ledger simulate --cases 20000 --seed 7 > cases.jsonl\n"
+        "  ledger simulate --employers 50 --employees 200 --years 3 --seed 7 \\\n"
+        "      --headcount headcount.csv > population.jsonl\n"
+        "  ledger simulate --employers 50 --employees 200 --years 3 --second-track-start-week 8",
     )
     p.add_argument("--cases", type=int, default=100, help="number of cases (default 100)")
+    p.add_argument("--employers", type=int, default=200, help="number of employers")
+    p.add_argument("--employees", type=int, help="people per employer: simulate a workforce")
+    p.add_argument("--years", type=int, default=2, help="workforce: years simulated (default 2)")
+    p.add_argument("--second-track-start-week", type=int, metavar="W",
+                   help="start every second track in week W of sickness")  # fmt: skip
+    p.add_argument("--headcount", type=Path, metavar="FILE", help="workforce: write headcounts")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument(
         "--start",
@@ -398,7 +417,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     out = sys.stdout
-    for line in simulate(args.cases, seed=args.seed, start=args.start, today=args.today):
+    base = DEFAULTS if args.employees is None else WORKFORCE
+    params = replace(base, second_track_start_week=args.second_track_start_week)
+    today = args.today or date.today() - timedelta(days=1)
+    if args.employees is None:
+        lines = simulate(args.cases, seed=args.seed, start=args.start, today=today,
+                         employers=args.employers, params=params)  # fmt: skip
+    else:
+        lines = simulate_population(args.employers, args.employees, args.years, seed=args.seed,
+                                    today=today, params=params)  # fmt: skip
+        if args.headcount:
+            rows = headcount_rows(args.employers, args.employees, args.years, today, params)
+            args.headcount.write_text(
+                "employer_id,period,headcount,part_time_factor\n"
+                + "".join(
+                    f"{r['employer_id']},{r['period']},{r['headcount']},{r['part_time_factor']}\n"
+                    for r in rows
+                )
+            )
+    for line in lines:
         out.write(json.dumps(line, separators=(",", ":")) + "\n")
     return 0
 
