@@ -34,9 +34,9 @@ lint: install ## ruff
 typecheck: install ## mypy (strict)
 	$(BIN)/mypy domain projections services infra tests bench
 
-browser: ## Debian's chromium for the browser tests (apt-get; root or sudo)
-	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+browser: ## Debian's chromium (browser tests) and kcat (feed tests): apt-get, root or sudo
+	@test -x $(CHROMIUM) -a -x /usr/bin/kcat || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium kcat >/dev/null; }
 
 unit: install services browser ## pytest only
 	$(BIN)/pytest -q

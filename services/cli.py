@@ -26,6 +26,7 @@ from domain.interchange import json_schema
 from domain.state import CaseStatus
 from infra.config import ConfigurationError
 from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
+from services.cli_feed import cmd_feed
 from services.cli_project import cmd_project
 from services.cli_serve import cmd_serve, cmd_token
 from services.cli_stats import cmd_headcount, cmd_stats
@@ -263,6 +264,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a CSV file, or - for standard input")
 
     p = commands.add_parser(
+        "feed",
+        formatter_class=_Formatter,
+        help="publish the events to Kafka for analytics (pseudonymised)",
+        description="Publish every stored event, in store order, to a Kafka topic: key the\n"
+        "pseudonymous case key, value the interchange JSON with people replaced by\n"
+        "pseudonyms and medical fields and free text removed (schemas/feed-message.json).\n"
+        "The checkpoint moves only after the broker acknowledged (acks=all): at least\n"
+        "once; consumers deduplicate by event_id. Settings: LEDGER_KAFKA_BOOTSTRAP,\n"
+        "LEDGER_FEED_TOPIC, LEDGER_FEED_PARTITIONS, LEDGER_PSEUDONYM_KEY.",
+        epilog="examples:\n  ledger feed\n  ledger feed --follow\n  ledger feed --from-start",
+    )
+    p.add_argument("--follow", action="store_true", help="keep publishing; retry when down")
+    p.add_argument("--from-start", action="store_true", help="publish everything again")
+    p.add_argument("--bootstrap", help="broker host:port (default LEDGER_KAFKA_BOOTSTRAP)")
+    p.add_argument("--topic", help="topic (default reintegration.case-events)")
+    p.add_argument("--partitions", type=int, help="partitions when creating the topic")
+    p.add_argument("--schema", action="store_true", help="print the message JSON Schema")
+
+    p = commands.add_parser(
         "cases",
         formatter_class=_Formatter,
         help="list cases from the case-state read model",
@@ -483,6 +503,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": cmd_serve,
     "stats": cmd_stats,
     "headcount": cmd_headcount,
+    "feed": cmd_feed,
     "token": cmd_token,
     "simulate": cmd_simulate,
     "schema": cmd_schema,

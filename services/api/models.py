@@ -244,6 +244,9 @@ class Readiness(BaseModel):
     status: str
     head: int
     behind: dict[str, int]
+    feed: list[dict[str, str]] = Field(
+        default=[], description="the analytics feed: publishing, or retrying and why"
+    )
 
 
 class HeadcountBody(BaseModel):

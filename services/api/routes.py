@@ -38,6 +38,7 @@ from services.api.models import (
 )
 from services.api.problems import FieldProblem, Problem, ProblemError, forbidden
 from services.case_views import case_view, timeline_view
+from services.feed import feed_status
 from services.importer import import_lines, numbered
 from services.stats_views import as_rows, report, to_csv
 
@@ -325,7 +326,8 @@ def ready(ctx: Context) -> Readiness:
             503, "not-ready", "Read models are behind",
             f"{worst} notifications behind (bound {ctx.settings.ready_max_lag})",
         )  # fmt: skip
-    return Readiness(status="ready", head=head, behind=behind)
+    # The feed is reported, never a reason to refuse traffic: Kafka must not block writes.
+    return Readiness(status="ready", head=head, behind=behind, feed=feed_status(ctx.store))
 
 
 __all__ = ["COOKIE", "Role", "principal", "router"]

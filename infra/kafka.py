@@ -1,0 +1,92 @@
+"""Kafka settings and clients, and the pseudonym key.
+
+``LEDGER_KAFKA_BOOTSTRAP`` (default ``127.0.0.1:9092``), ``LEDGER_FEED_TOPIC``
+(default ``reintegration.case-events``), ``LEDGER_FEED_PARTITIONS`` (default 6).
+The pseudonym key is ``LEDGER_PSEUDONYM_KEY`` or, for development, a key created
+once in ``LEDGER_PSEUDONYM_KEY_FILE`` (default ``.ledger-pseudonym.key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+DEFAULT_TOPIC = "reintegration.case-events"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = field(
+        default_factory=lambda: os.environ.get("LEDGER_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    topic: str = field(default_factory=lambda: os.environ.get("LEDGER_FEED_TOPIC", DEFAULT_TOPIC))
+    partitions: int = field(
+        default_factory=lambda: int(os.environ.get("LEDGER_FEED_PARTITIONS", "6"))
+    )
+    timeout_ms: int = 10_000
+
+
+def pseudonym_key() -> bytes:
+    key = os.environ.get("LEDGER_PSEUDONYM_KEY")
+    if key:
+        return key.encode()
+    path = Path(os.environ.get("LEDGER_PSEUDONYM_KEY_FILE", ".ledger-pseudonym.key"))
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def pseudonymizer(key: bytes) -> Any:
+    """A keyed HMAC: the same input always gives the same pseudonym, and without the
+    key nobody can compute or reverse one."""
+
+    def pseudonym(value: str) -> str:
+        return "p_" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+    return pseudonym
+
+
+def producer(settings: KafkaSettings) -> KafkaProducer:
+    """Acknowledged by every in-sync replica; one request in flight, so that a retried
+    send cannot overtake the next one (per-case order)."""
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap,
+        acks="all",
+        retries=3,
+        max_in_flight_requests_per_connection=1,
+        linger_ms=5,
+        request_timeout_ms=settings.timeout_ms,
+        max_block_ms=settings.timeout_ms,
+        bootstrap_timeout_ms=settings.timeout_ms,
+    )
+
+
+def ensure_topic(settings: KafkaSettings) -> bool:
+    """Create the topic if it is missing; whether it had to be created."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap,
+        request_timeout_ms=settings.timeout_ms,
+        bootstrap_timeout_ms=settings.timeout_ms,
+    )
+    try:
+        if settings.topic in admin.list_topics():
+            return False
+        try:
+            admin.create_topics(
+                [NewTopic(settings.topic, num_partitions=settings.partitions, replication_factor=1)]
+            )
+        except TopicAlreadyExistsError:
+            return False
+        return True
+    finally:
+        admin.close()
