@@ -97,6 +97,8 @@ RECORDS: Mapping[Role, frozenset[type[ev.CaseEvent]]] = {
 }
 # Only the occupational physician judges the degree of incapacity (s5).
 INCAPACITY_FIELD = "incapacity_percent"
+# Who the case is about: a correction by anyone but an admin may not change them.
+IDENTITY_FIELDS = frozenset({"employer_id", "employee_id"})
 READS_CASES: frozenset[Role] = frozenset(Role) - {Role.ANALYST}
 READS_ACCESS_LOG: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 EXPORTS: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
@@ -144,7 +146,15 @@ def may_record(
             + (" (nor correct it)" if corrected_class else ""),
             SOURCE,
         )
-    fields = set(data) | set(data.get("corrected_data") or {})
+    corrected = data.get("corrected_data")
+    fields = set(data) | (set(corrected) if isinstance(corrected, dict) else set())
+    if IDENTITY_FIELDS & fields - set(data):
+        return Decision(
+            False,
+            "a correction may not move a case to another employer or employee "
+            f"({', '.join(sorted(IDENTITY_FIELDS & fields))}); an admin can",
+            SOURCE,
+        )
     if INCAPACITY_FIELD in fields and principal.role is not Role.OCCUPATIONAL_PHYSICIAN:
         return Decision(
             False,
@@ -153,6 +163,40 @@ def may_record(
             SOURCE,
         )
     return _ALLOWED
+
+
+def may_export(principal: Principal) -> Decision:
+    if principal.role not in EXPORTS:
+        return Decision(False, "exports are for UWV reviewers and admins", SOURCE)
+    if principal.employers is not None:
+        return Decision(False, "an export holds every employer's cases; this token is scoped",
+                        SOURCE)  # fmt: skip
+    return _ALLOWED
+
+
+def may_read_access_log(principal: Principal, employer_id: str) -> Decision:
+    if principal.role not in READS_ACCESS_LOG:
+        return Decision(False, "the access log is for UWV reviewers and admins", SOURCE)
+    return may_read_case(principal, employer_id)
+
+
+def may_read_statistics(principal: Principal, about_employer: str | None) -> Decision:
+    """Population statistics for unscoped roles; an employer's own KPIs for its own."""
+    if about_employer is not None:
+        if not principal.serves(about_employer):
+            return Decision(False, f"{principal.subject} does not serve employer "
+                                   f"{about_employer}", SOURCE)  # fmt: skip
+        return _ALLOWED
+    if principal.employers is not None:
+        return Decision(False, "population statistics are not scoped to one employer", SOURCE)
+    return _ALLOWED
+
+
+SMALL_GROUP = 10  # the smallest group an analyst may see (no person singled out)
+
+
+def suppress_below(principal: Principal) -> int | None:
+    return SMALL_GROUP if principal.role is Role.ANALYST else None
 
 
 def actor_role(role: Role) -> ev.ActorRole:

@@ -32,12 +32,21 @@ class Period:
 
     start: date
     end: date  # inclusive
-    per_year: int
+    per_year: float
     label: str
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def until(self, on: date) -> Period:
+        """The part of the period up to and including ``on`` (a report on a running period)."""
+        if on >= self.end:
+            return self
+        if on < self.start:
+            msg = f"{self.label} had not begun on {on.isoformat()}"
+            raise ValueError(msg)
+        return Period(self.start, on, 365 / ((on - self.start).days + 1), f"{self.label} to {on}")
 
     @classmethod
     def parse(cls, text: str) -> Period:
@@ -55,6 +64,12 @@ class Period:
                 return cls(date(year, month, 1), _month_end(year, month), 12, text)
         msg = f"period {text!r} is not a year (2026), a quarter (2026-Q1) or a month (2026-03)"
         raise ValueError(msg)
+
+
+def known_on(spell: Spell, on: date) -> Spell:
+    """A spell as it stood on ``on``: a later end undone, later changes left out."""
+    ended = spell.ended_on if spell.ended_on is not None and spell.ended_on <= on else None
+    return Spell(spell.reported_on, ended, tuple(seg for seg in spell.segments if seg[0] <= on))
 
 
 def _month_end(year: int, month: int) -> date:

@@ -58,22 +58,25 @@ def trajectory_outcome(state: CaseState) -> SecondTrackOutcome | None:
     original employer counts only without a placement; any other ending of the case
     or the trajectory is "out of service or other".
     """
-    if state.second_track_started_on is None:
+    started = state.second_track_started_on
+    if started is None:
         return None
-    if ev.SecondTrackPlacement.__name__ in state.milestones:
+    placements = state.milestones.get(ev.SecondTrackPlacement.__name__, ())
+    if (
+        any(day >= started for day in placements)  # in the last trajectory
+        or state.second_track_end_reason is ev.SecondTrackEndReason.PLACEMENT
+        or state.outcome is ev.CaseOutcome.PLACED_OTHER_EMPLOYER
+    ):
         return SecondTrackOutcome.PLACED_SECOND_TRACK
+    if state.employment_ended is not None or state.wia_outcome is not None:
+        return SecondTrackOutcome.OUT_OF_SERVICE_OR_OTHER  # before any return: it is over
     if (
         state.status is CaseStatus.RECOVERED
         or state.outcome in RETURN_OUTCOMES
         or state.second_track_end_reason is ev.SecondTrackEndReason.RETURN_TO_OWN_EMPLOYER
     ):
         return SecondTrackOutcome.PLACED_ORIGINAL_EMPLOYER
-    if (
-        state.employment_ended is not None
-        or state.wia_outcome is not None
-        or state.status is CaseStatus.CLOSED
-        or state.second_track is SecondTrackStatus.ENDED
-    ):
+    if state.status is CaseStatus.CLOSED or state.second_track is SecondTrackStatus.ENDED:
         return SecondTrackOutcome.OUT_OF_SERVICE_OR_OTHER
     return SecondTrackOutcome.NO_RESULT_YET
 

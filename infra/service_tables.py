@@ -78,12 +78,32 @@ def stored_result(store: ReadModelStore, subject: str, key: str) -> StoredResult
     return StoredResult(row["request_hash"], int(row["status"]), json.loads(row["body"]))
 
 
+PENDING = 0  # the status of a key whose first request is still running
+
+
+def reserve(store: ReadModelStore, subject: str, key: str, request_hash: str) -> bool:
+    """Claim a key before running its request; False if another request claimed it."""
+    claimed = store.write(
+        "INSERT INTO {idempotency_key} (subject, key, request_hash, status, body, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [subject, key, request_hash, PENDING, "null", _now()],
+    )
+    return claimed == 1
+
+
+def release(store: ReadModelStore, subject: str, key: str) -> None:
+    store.write(
+        "DELETE FROM {idempotency_key} WHERE subject = ? AND key = ? AND status = ?",
+        [subject, key, PENDING],
+    )
+
+
 def store_result(
     store: ReadModelStore, subject: str, key: str, request_hash: str, status: int, body: Any
 ) -> None:
-    """Keep the first result of a key; a concurrent second result is dropped."""
+    """Record the result of a claimed key (see ``reserve``)."""
     store.write(
-        "INSERT INTO {idempotency_key} (subject, key, request_hash, status, body, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [subject, key, request_hash, status, json.dumps(body), _now()],
+        "UPDATE {idempotency_key} SET status = ?, body = ? "
+        "WHERE subject = ? AND key = ? AND request_hash = ?",
+        [status, json.dumps(body), subject, key, request_hash],
     )

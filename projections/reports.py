@@ -16,11 +16,13 @@ from typing import Any
 
 from domain.deadlines import DeadlineStatus
 from domain.kpi import (
+    Durations,
     EmployeeSpell,
     Period,
     Workforce,
     absence_percentage,
     average_duration,
+    known_on,
     report_frequency,
     zero_absence,
 )
@@ -35,7 +37,6 @@ from infra.readmodel import ReadModelStore, Row
 from projections.deadlines import _fact
 
 COUNTED = (DeadlineStatus.DONE, DeadlineStatus.DONE_LATE, DeadlineStatus.OVERDUE)
-SMALL_GROUP = 10  # the smallest group shown to an analyst
 GROUPINGS = {
     "band": "start_band",
     "provider": "provider_id",
@@ -215,21 +216,34 @@ def kpi_report(
     period: Period,
     workforce: Workforce,
     suppress_below: int | None = None,
+    on: date | None = None,
 ) -> dict[str, Any]:
+    """The KPIs of a period, or of its part up to ``on`` with only what was known then."""
     base = {"employer_id": employer_id, "period": period.label, "headcount": workforce.headcount}
     if suppress_below is not None and workforce.headcount < suppress_below:
         return {**base, "suppressed": True}
+    if on is not None:
+        period = period.until(on)
     found = spells_of(store, employer_id, period)
+    if on is not None:  # only what had happened by then
+        found = [
+            EmployeeSpell(s.employee_id, known_on(s.spell, on))
+            for s in found
+            if s.spell.reported_on <= on
+        ]
     spells = [s.spell for s in found]
     durations = average_duration(spells, period)
+    if suppress_below is not None and durations.spells < suppress_below:
+        durations = Durations(None, {}, durations.spells)  # one person's length otherwise
     return {
         **base,
         "suppressed": False,
         "part_time_factor": workforce.part_time_factor,
         "absence_percentage": round(absence_percentage(spells, period, workforce), 2),
         "report_frequency": round(report_frequency(spells, period, workforce), 3),
+        "period_covered": f"{period.start.isoformat()}..{period.end.isoformat()}",
         "average_duration_days": round(durations.mean_days, 1) if durations.mean_days else None,
         "ended_spells": durations.spells,
-        "duration_bands": durations.bands,
+        "duration_bands": durations.bands or None,
         "zero_absence": round(zero_absence(found, period, workforce), 4),
     }

@@ -83,13 +83,14 @@ def trajectory_rows(case: Case) -> list[Row]:
     timeline = case.timeline()
     starts = [e for e in timeline if isinstance(e, ev.SecondTrackStarted)]
     history = [[day.isoformat(), outcome.value] for day, outcome in outcome_history(timeline)]
+    # The case counts from its first start; its category is that of the last trajectory.
     return [
         {
             "case_id": str(case.id),
             "employer_id": state.employer_id,
             "sector": state.sector,
             "provider_id": starts[-1].provider_id if starts else None,
-            "started_on": state.second_track_started_on.isoformat(),
+            "started_on": starts[0].occurred_on.isoformat(),
             "start_week": week,
             "start_band": week_band(week),
             "start_year": state.second_track_started_on.year,

@@ -47,7 +47,7 @@ def report(
         staff = workforce(store, employer_id, span)
         if staff is None:
             raise MissingHeadcount(employer_id, period)
-        return kpi_report(store, employer_id, span, staff, suppress_below)
+        return kpi_report(store, employer_id, span, staff, suppress_below, on)
     raise ValueError(f"unknown report {kind!r}; choose from {', '.join(REPORTS)}")
 
 

@@ -302,3 +302,38 @@ def test_ledger_token_issues_a_token_the_api_accepts(
     assert main(["token", "--role", "employer"]) == 2
     assert "exactly one employer" in capsys.readouterr().err
     assert main(["token", "--role", "admin", "--subject", "has space"]) == 2
+
+
+def test_a_repeated_report_never_opens_a_second_case(client: TestClient) -> None:
+    """Review finding: the retry of a report that continued a recovered case found the
+    case open again and opened a new one."""
+    first = report(client, employee="EMP21").json()["case_id"]
+    assert event(client, first, "RecoveryReported", "2026-09-20").status_code == 201
+    body = {"employee_id": "EMP21", "employer_id": "ER1", "first_sick_day": "2026-10-01",
+            "event_id": str(uuid4())}  # fmt: skip
+    once = client.post("/cases", json=body, headers=ADMIN)
+    again = client.post("/cases", json=body, headers=ADMIN)
+    assert (once.status_code, again.status_code) == (200, 200)
+    assert once.json()["case_id"] == again.json()["case_id"] == first
+    assert again.json()["message"] == "this sickness report was stored already"
+
+
+def test_concurrent_requests_with_one_key_append_once(client: TestClient) -> None:
+    barrier = threading.Barrier(4)
+    answers: list[Any] = []
+    key = {"Idempotency-Key": f"race-{uuid4()}", **ADMIN}
+
+    def send() -> None:
+        barrier.wait()
+        answers.append(report(client, employee="EMP22", headers=key))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cases = {a.json()["case_id"] for a in answers if a.status_code in (200, 201)}
+    assert len(cases) == 1
+    assert all(a.status_code in (200, 201, 409) for a in answers)
+    listed = client.get("/deadlines", params={"employer": "ER1"}, headers=ADMIN).json()
+    assert len({r["case_id"] for r in listed if r["case_id"] in cases}) == 1

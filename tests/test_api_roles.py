@@ -154,3 +154,52 @@ def test_every_read_of_a_case_is_visible_to_the_reviewer(world: tuple[TestClient
     assert all(r["at"] for r in log)
     refused_reader = [r for r in log if r["subject"] == "er-a"]
     assert refused_reader == []  # a refused read shows nothing, so it reads nothing
+
+
+def test_review_findings_on_access(world: tuple[TestClient, Case]) -> None:
+    """A correction may not move a case to another employer; scoped tokens export
+    nothing and see no other employer's access log; the pages' cookie does not
+    authenticate the API; malformed input never gives a 500."""
+    client, case = world
+    employer_a = auth(*EMPLOYER_A)
+    report_id = client.get(f"/cases/{case.a}", headers=ADMIN).json()["events"][0]["event_id"]
+    move = {"type": "EventCorrected", "occurred_on": "2026-09-30",
+            "data": {"corrects": report_id, "reason": "x", "corrected_data": {"employer_id": "ER-B"}}}  # fmt: skip
+    refused = client.post(f"/cases/{case.a}/events", json=move, headers=employer_a)
+    assert refused.status_code == 403
+    assert "another employer or employee" in refused.json()["detail"]
+    odd = dict(move, data={"corrects": report_id, "reason": "x", "corrected_data": 5})
+    assert client.post(f"/cases/{case.a}/events", json=odd, headers=employer_a).status_code == 422
+
+    scoped_reviewer = auth("uwv_reviewer", "uwv-a", ["ER-A"])
+    assert client.get("/export", headers=scoped_reviewer).status_code == 403
+    assert client.get(f"/cases/{case.b}/access-log", headers=scoped_reviewer).status_code == 403
+
+    from tests.api_support import token
+
+    client.cookies.set("ledger_token", token(*EMPLOYER_A))
+    try:
+        by_cookie = client.post(f"/cases/{case.a}/events", json=_event("UWVNotified"))
+        assert by_cookie.status_code == 401
+        page = client.get(f"/ui/cases/{case.a}", params={"on": "2000-01-01"})
+        assert page.status_code == 404
+    finally:
+        client.cookies.clear()
+
+
+def test_tokens_without_a_scope_are_refused(world: tuple[TestClient, Case]) -> None:
+    import jwt
+
+    from tests.api_support import KEY
+
+    client, case = world
+    now = 1_900_000_000
+    choices: tuple[object, ...] = (None, "ER-A", 5, [])
+    for employers in choices:
+        claims: dict[str, Any] = {"iss": "reintegration-ledger", "sub": "x", "role": "employer",
+                                  "iat": now - 10, "exp": now + 3600}  # fmt: skip
+        if employers is not None:
+            claims["employers"] = employers
+        forged = jwt.encode(claims, KEY, algorithm="HS256")
+        response = client.get(f"/cases/{case.a}", headers={"Authorization": f"Bearer {forged}"})
+        assert response.status_code == 401, employers

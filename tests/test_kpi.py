@@ -70,3 +70,27 @@ def test_zero_absence_share() -> None:
     """Two of ten employees reported sick in the quarter (A's report was in December)."""
     people = [EmployeeSpell("e1", A), EmployeeSpell("e2", B), EmployeeSpell("e3", C)]
     assert zero_absence(people, Q1, STAFF) == pytest.approx(0.8)
+
+
+def test_a_report_on_a_running_period_counts_only_what_had_happened() -> None:
+    """Review finding: on 2026-11-25 the fourth quarter has run 56 days; a spell that
+    ended on 2026-10-20 and one running since 2026-11-01 give 40 of 560 days."""
+    from domain.kpi import known_on
+
+    q4 = Period.parse("2026-Q4")
+    ten = Workforce(headcount=10)
+    spells = [
+        Spell(date(2026, 10, 5), date(2026, 10, 20), ((date(2026, 10, 5), 100),)),
+        Spell(date(2026, 11, 1), None, ((date(2026, 11, 1), 100),)),
+    ]
+    on = date(2026, 11, 25)
+    so_far = q4.until(on)
+    assert so_far.days == 56
+    known = [known_on(s, on) for s in spells if s.reported_on <= on]
+    assert absence_percentage(known, so_far, ten) == pytest.approx(100 * 40 / 560)
+    early = date(2026, 10, 6)
+    known = [known_on(s, early) for s in spells if s.reported_on <= early]
+    assert absence_percentage(known, q4.until(early), ten) == pytest.approx(100 * 2 / 60)
+    assert report_frequency(known, q4.until(early), ten) == pytest.approx(1 / 10 * 365 / 6)
+    with pytest.raises(ValueError, match="had not begun"):
+        q4.until(date(2026, 9, 30))

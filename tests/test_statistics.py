@@ -230,3 +230,57 @@ def test_sanction_and_deadline_reports(ledger: Ledger, database_url: str) -> Non
         assert sanction_report(store, ON, suppress_below=10) == [
             {"year": year["year"], "suppressed": True}
         ]
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ([("EmploymentEnded", 100, {"reason": "sick_out_of_service"}),
+          ("RecoveryReported", 110, {})],
+         SecondTrackOutcome.OUT_OF_SERVICE_OR_OTHER),
+        ([("SecondTrackEnded", 90, {"reason": "placement"})],
+         SecondTrackOutcome.PLACED_SECOND_TRACK),
+        ([("CaseClosed", 90, {"outcome": "placed_other_employer"})],
+         SecondTrackOutcome.PLACED_SECOND_TRACK),
+    ],
+    ids=["recovery after the employment ended", "ended by placement", "closed as placed"],
+)  # fmt: skip
+def test_review_findings_on_classification(
+    path: list[tuple[str, int, dict[str, Any]]], expected: SecondTrackOutcome
+) -> None:
+    """Review findings: an ended employment is not undone by a later recovery; a
+    placement recorded only as the end reason or the case outcome still counts."""
+    case = _case([("SecondTrackStarted", 70, {}), *path])
+    assert trajectory_outcome(case.current) is expected
+
+
+def test_a_restarted_trajectory_is_judged_by_its_last_run_and_counted_from_its_first() -> None:
+    from projections.statistics import trajectory_rows
+
+    case = _case([
+        ("SecondTrackStarted", 70, {}),
+        ("SecondTrackPlacement", 110, {"new_employer_id": "ER-NEW"}),
+        ("SecondTrackEnded", 130, {"reason": "other"}),
+        ("SecondTrackStarted", 160, {}),
+    ])  # fmt: skip
+    (row,) = trajectory_rows(case)
+    assert row["started_on"] == _at(FIRST, 70).isoformat()
+    history = [
+        (date.fromisoformat(d), SecondTrackOutcome(o)) for d, o in json.loads(row["history"])
+    ]
+    assert outcome_on(history, _at(FIRST, 115)) is SecondTrackOutcome.PLACED_SECOND_TRACK
+    assert outcome_on(history, _at(FIRST, 170)) is SecondTrackOutcome.NO_RESULT_YET
+
+
+def _case(specs: list[tuple[str, int, dict[str, Any]]]) -> Any:
+    from domain.case import Case, record_fact
+    from domain.events import CATALOGUE
+    from domain.interchange import event_fields, parse_line
+
+    c = str(uuid4())
+    items = [report(c, FIRST), *(line(c, t, _at(FIRST, d), **data) for t, d, data in specs)]
+    case: Case | None = None
+    for item in items:
+        parsed = parse_line(json.dumps(item))
+        case = record_fact(case, parsed.case_id, CATALOGUE[parsed.type], **event_fields(parsed))
+    return case

@@ -69,6 +69,13 @@ def read_token(token: str, key: str) -> Principal:
         role = Role(str(claims.get("role")))
     except ValueError:
         raise TokenError(f"the token names an unknown role {claims.get('role')!r}") from None
-    employers = claims.get("employers", ALL_EMPLOYERS)
-    scope = None if employers == ALL_EMPLOYERS else frozenset(str(e) for e in employers)
+    employers = claims.get("employers")
+    if employers == ALL_EMPLOYERS:
+        scope = None
+    elif isinstance(employers, list) and employers and all(isinstance(e, str) for e in employers):
+        scope = frozenset(employers)
+    else:
+        raise TokenError('the token must name its employers: a list of ids, or "*" for all')
+    if role is Role.EMPLOYER and (scope is None or len(scope) != 1):
+        raise TokenError("an employer token must be scoped to exactly one employer")
     return Principal(subject=str(claims["sub"]), role=role, employers=scope)

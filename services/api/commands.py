@@ -24,7 +24,14 @@ from domain.access import (
 )
 from domain.case import Case, continues_case
 from domain.interchange import LINE_ADAPTER, InterchangeLine
-from infra.service_tables import record_access, store_result, stored_result
+from infra.service_tables import (
+    PENDING,
+    record_access,
+    release,
+    reserve,
+    store_result,
+    stored_result,
+)
 from projections.case_state import CaseStateProjection
 from services.api.context import ApiContext
 from services.api.models import CaseReported, EventAppended, NewEvent, ReportSickness
@@ -59,16 +66,25 @@ def once(
     if key is None:
         status, body = command()
         return status, body, False
-    first = stored_result(ctx.store, principal.subject, key)
-    if first is not None:
-        if first.request_hash != fingerprint:
+    if not reserve(ctx.store, principal.subject, key, fingerprint):  # someone came first
+        first = stored_result(ctx.store, principal.subject, key)
+        if first is None or first.request_hash != fingerprint:
             raise ProblemError(
                 422, "idempotency-key-reused", "Idempotency-Key used for another request",
                 f"the key {key!r} was first used with a different request; use a new key",
                 [FieldProblem(field="Idempotency-Key", message="reused for another request")],
             )  # fmt: skip
+        if first.status == PENDING:
+            raise ProblemError(
+                409, "request-in-progress", "The first request with this key is still running",
+                f"a request with Idempotency-Key {key!r} is in progress; retry shortly",
+            )  # fmt: skip
         return first.status, first.body, True
-    status, body = command()
+    try:
+        status, body = command()
+    except BaseException:
+        release(ctx.store, principal.subject, key)  # a refused request may be sent again
+        raise
     store_result(ctx.store, principal.subject, key, fingerprint, status, body)
     return status, body, False
 
@@ -94,7 +110,8 @@ def _actor(principal: Principal) -> dict[str, str]:
     return {"role": actor_role(principal.role).value, "id": principal.subject}
 
 
-def _allow(decision: Any) -> None:
+def allow(decision: Any) -> None:
+    """Raise a 403 naming the reason unless ``decision`` allows."""
     if not decision:
         raise forbidden(decision.reason, decision.rule)
 
@@ -105,8 +122,11 @@ def report_sickness(
     data = body.model_dump(
         mode="json", exclude_none=True, exclude={"event_id", "case_id", "first_sick_day"}
     )
-    _allow(may_record(principal, ev.SicknessReported, body.employer_id, data))
+    allow(may_record(principal, ev.SicknessReported, body.employer_id, data))
     event_id = body.event_id or derived_id(principal, key, "event")
+    repeated = _already_reported(ctx, body, event_id)
+    if repeated is not None:
+        return 200, repeated
     continued = _case_to_continue(ctx, body)
     if continued is not None:
         resumed: dict[str, Any] = {}
@@ -144,6 +164,22 @@ def report_sickness(
         message=message,
     )
     return status, result.model_dump(mode="json")
+
+
+def _already_reported(
+    ctx: ApiContext, body: ReportSickness, event_id: UUID
+) -> dict[str, Any] | None:
+    """A report with this event id stored before (a retry): the answer it had."""
+    for case_id, _ in employee_cases(ctx, body.employee_id, body.employer_id):
+        stored = ctx.ledger.get_case(case_id).events_by_id.get(event_id)
+        if stored is not None:
+            result = CaseReported(
+                case_id=case_id, event_id=event_id, version=stored.originator_version,
+                continued=isinstance(stored, ev.SicknessResumed),
+                message="this sickness report was stored already",
+            )  # fmt: skip
+            return result.model_dump(mode="json")
+    return None
 
 
 def _case_to_continue(ctx: ApiContext, body: ReportSickness) -> Case | None:
@@ -255,7 +291,7 @@ def _authorize_record(
             return  # the case's rules refuse a correction of an unknown event
         target_class = type(target)
     employer = case.current.employer_id
-    _allow(may_record(principal, event_class, employer, data, target_class))
+    allow(may_record(principal, event_class, employer, data, target_class))
 
 
 def _expected_version(if_match: str | None) -> int | None:
@@ -277,7 +313,7 @@ def readable_case(ctx: ApiContext, principal: Principal, case_id: UUID, action: 
     if principal.role not in READS_CASES:  # before looking: not even whether it exists
         raise forbidden("analysts see statistics only, never a case", "poortwachter.md s5")
     case = ctx.ledger.get_case(case_id)
-    _allow(may_read_case(principal, case.current.employer_id))
+    allow(may_read_case(principal, case.current.employer_id))
     record_access(ctx.store, principal.subject, principal.role.value, case_id, action)
     return case
 

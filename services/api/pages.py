@@ -18,17 +18,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from domain import events as ev
-from domain.access import READS_CASES, Principal, Role
+from domain.access import READS_CASES, Principal, suppress_below
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
 from projections.deadlines import DeadlineQuery, find_deadlines
-from projections.reports import SMALL_GROUP
 from services.api import commands
 from services.api.auth import TokenError
 from services.api.context import ApiContext
 from services.api.problems import ProblemError, forbidden
 from services.api.routes import COOKIE, employer_scope
 from services.case_views import timeline_view
+from services.ledger import UnknownCaseError
 from services.stats_views import report
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -210,7 +210,11 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
         case = commands.readable_case(_ctx(request), caller, case_id, "view case page")
     except ProblemError as refused:
         return _page(request, "refused.html", refused.problem.status, problem=refused.problem)
+    except UnknownCaseError as unknown:
+        return _not_found(request, str(unknown))
     day = on or date.today()
+    if case.current.first_sick_day > day:
+        return _not_found(request, f"case {case_id} had not begun on {day.isoformat()}")
     state = case.state(as_of=day)
     deadlines = case_deadlines(case.timeline(), day)
     timeline = timeline_view(case, None)
@@ -221,6 +225,11 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
                  terms=DEADLINE_TERMS, day=day)  # fmt: skip
 
 
+def _not_found(request: Request, detail: str) -> HTMLResponse:
+    problem = ProblemError(404, "unknown-case", "No such case", detail).problem
+    return _page(request, "refused.html", 404, problem=problem)
+
+
 @router.get("/ui/statistics", response_class=HTMLResponse)
 def statistics_page(request: Request, on: date | None = None) -> HTMLResponse:
     caller = _caller(request)
@@ -229,7 +238,7 @@ def statistics_page(request: Request, on: date | None = None) -> HTMLResponse:
     ctx = _ctx(request)
     ctx.refresh()
     day = on or date.today()
-    hide = SMALL_GROUP if caller.role is Role.ANALYST else None
+    hide = suppress_below(caller)
     if caller.employers is not None:
         return _page(request, "refused.html", 403, problem=forbidden(
             "population statistics are not scoped to one employer", "poortwachter.md s5"
