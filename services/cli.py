@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print a JSON summary (or JSON problems)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
+    p.add_argument("--source", choices=["log", "kafka"], default="log",
+                   help="kafka: run as a scale-out worker reading the feed topic")  # fmt: skip
+    p.add_argument("--group", default="ledger-projections", help="kafka consumer group")
 
     p = commands.add_parser(
         "export",
@@ -308,7 +311,9 @@ def _parser() -> argparse.ArgumentParser:
         "deadlines, event index). Each page of events is written with the position it\n"
         "reached in one transaction, so an interrupted run resumes where it stopped.\n"
         "--rebuild empties the read models and replays the whole log; --follow keeps\n"
-        "running and applies new events as they arrive (stop with Ctrl-C or SIGTERM).",
+        "running and applies new events as they arrive (stop with Ctrl-C or SIGTERM).\n"
+        "--source kafka runs a scale-out worker of the deadline and statistics read\n"
+        "models in consumer group --group: start several; each owns some partitions.",
         epilog="examples:\n  ledger project\n  ledger project --rebuild\n"
         "  ledger project --follow --poll 0.5\n  ledger project --status --json",
     )
@@ -320,6 +325,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
     p.add_argument("--json", action="store_true", help="print JSON summaries")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
+    p.add_argument("--source", choices=["log", "kafka"], default="log",
+                   help="kafka: run as a scale-out worker reading the feed topic")  # fmt: skip
+    p.add_argument("--group", default="ledger-projections", help="kafka consumer group")
 
     commands.add_parser(
         "schema",

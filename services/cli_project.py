@@ -9,6 +9,7 @@ import sys
 import time
 from threading import Event
 from types import FrameType
+from typing import Any
 
 from infra.readmodel import read_models
 from projections.catalogue import all_projections, projections_named
@@ -38,7 +39,12 @@ class _Reporter:
         )
 
 
+SCALE_OUT = ["deadlines", "statistics"]  # read models that replace rows per case
+
+
 def cmd_project(args: argparse.Namespace) -> int:
+    if args.source == "kafka":
+        return _kafka_worker(args)
     try:
         projections = projections_named(args.only) if args.only else all_projections()
     except ValueError as error:
@@ -54,6 +60,42 @@ def cmd_project(args: argparse.Namespace) -> int:
         if args.follow:
             _follow(runner, args)
     return 0
+
+
+def _kafka_worker(args: argparse.Namespace) -> int:
+    from infra.kafka import KafkaSettings
+    from services.kafka_worker import KafkaWorker
+
+    names = args.only or SCALE_OUT
+    if set(names) - set(SCALE_OUT):
+        print(f"ledger project: over Kafka only {', '.join(SCALE_OUT)} scale out", file=sys.stderr)
+        return EXIT_USAGE
+    stop = _stop_on_signals()
+    with Ledger() as ledger, read_models(ledger.database_url) as store:
+        worker = KafkaWorker(ledger, store, projections_named(names), KafkaSettings(), args.group)
+        print(f"worker in group {args.group} on {worker.settings.topic}; Ctrl-C stops",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+        def report(batch: Any) -> None:
+            if not args.quiet:
+                print(json.dumps(vars(batch)), flush=True)
+
+        try:
+            worker.run(stop, report)
+        finally:
+            worker.close()
+    return 0
+
+
+def _stop_on_signals() -> Event:
+    stop = Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    return stop
 
 
 def _status(runner: ProjectionRunner, *, as_json: bool) -> int:
@@ -97,13 +139,7 @@ def _summary(summary: RunSummary, *, as_json: bool) -> None:
 
 
 def _follow(runner: ProjectionRunner, args: argparse.Namespace) -> None:
-    stop = Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
     print(f"following the log every {args.poll}s; Ctrl-C to stop", file=sys.stderr, flush=True)
     runner.follow(stop, poll_seconds=args.poll, on_run=lambda s: _summary(s, as_json=args.json))
     print("stopped", file=sys.stderr, flush=True)
