@@ -72,7 +72,8 @@ def test_two_workers_one_killed_equal_the_single_node_read_model(
         import_lines(ledger, numbered(lines))
         ProjectionRunner(ledger, store, projections).run()
         assert dump(store, projections) == scaled
-    assert scaled["deadline"] and scaled["trajectory"]
+    assert scaled["deadline"]
+    assert scaled["trajectory"]
 
 
 def _end_offsets(settings: KafkaSettings) -> dict[int, int]:
@@ -86,8 +87,11 @@ def _end_offsets(settings: KafkaSettings) -> dict[int, int]:
 
 
 def _caught_up(
-    store: object, settings: KafkaSettings, projections: list, ends: dict[int, int]
-) -> bool:  # type: ignore[type-arg]
+    store: ReadModelStore,
+    settings: KafkaSettings,
+    projections: list[CaseProjection],
+    ends: dict[int, int],
+) -> bool:
     for partition, end in ends.items():
         if end == 0:
             continue
