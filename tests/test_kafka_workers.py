@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from infra.kafka import KafkaSettings
-from infra.readmodel import read_models
+from infra.readmodel import ReadModelStore, read_models
 from projections.base import CaseProjection
 from projections.deadlines import DeadlineProjection
 from projections.runner import ProjectionRunner
