@@ -225,3 +225,33 @@ def test_the_published_message_schema_is_current_and_messages_keep_to_it(
         assert set(published["required"]) <= set(value)
         assert re.fullmatch(r"p_[0-9a-f]{32}", value["case_key"])
         assert message.key == value["case_key"].encode()
+
+
+def test_the_duckdb_consumer_example_deduplicates(broker: Broker, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"  # the store is not the point: SQLite only
+    with Ledger(url) as ledger, read_models(url) as store:
+        _duckdb_scenario(ledger, store, broker, tmp_path)
+
+
+def _duckdb_scenario(ledger: Ledger, store: ReadModelStore, broker: Broker, tmp_path: Path) -> None:
+    import duckdb
+
+    from services.examples.feed_to_duckdb import consume
+
+    _population(ledger, cases=20, seed=12)
+    settings = _settings(broker)
+    crashing = CrashAfterSend(ledger, store, settings, KEY, page_size=30, crash_on=1)
+    with pytest.raises(SystemExit):
+        crashing.publish()  # the first page goes out twice
+    crashing.close()
+    Feed(ledger, store, settings, KEY, page_size=30).publish()
+    out = str(tmp_path / "feed.duckdb")
+    stored = {event_id for _, event_id in _stored(ledger)}
+    assert len(read_topic(settings)) == len(stored) + 30
+    assert consume(settings.bootstrap, settings.topic, "analytics", out, idle_seconds=2) == len(
+        stored
+    )
+    with duckdb.connect(out) as database:
+        rows = database.execute("SELECT event_id FROM events").fetchall()
+    assert {r[0] for r in rows} == stored
+    assert consume(settings.bootstrap, settings.topic, "analytics", out, idle_seconds=1) == 0
