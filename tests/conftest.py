@@ -99,7 +99,7 @@ def new_database_url(
 @pytest.fixture(scope="session")
 def broker() -> Iterator[object]:
     """A Kafka-protocol broker on a free loopback port (fails under CI if it cannot start)."""
-    from tests.broker import Broker
+    from infra.tansu import Broker
 
     started = Broker()
     try:

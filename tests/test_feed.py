@@ -21,7 +21,7 @@ from services.feed import Feed, feed_status, wait_for
 from services.importer import import_lines, numbered
 from services.ledger import Ledger
 from services.simulate import simulate
-from tests.broker import Broker
+from infra.tansu import Broker
 
 KEY = b"feed-test-pseudonym-key"
 

@@ -21,7 +21,7 @@ from services.feed import Feed
 from services.importer import import_lines, numbered
 from services.ledger import Ledger
 from services.simulate import simulate
-from tests.broker import Broker
+from infra.tansu import Broker
 from tests.test_feed import KEY
 from tests.test_projection_runner import dump
 

