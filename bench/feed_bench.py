@@ -73,7 +73,9 @@ def raw_throughput(broker: Broker, count: int, size: int) -> float:
     return count / elapsed
 
 
-def _arrivals(bootstrap: str, topic: str, stop: threading.Event, out: list[float]) -> None:
+def _arrivals(
+    bootstrap: str, topic: str, stop: threading.Event, out: list[float], wanted: set[str] | None
+) -> None:
     consumer = KafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=f"lag-{uuid4().hex[:6]}",
         auto_offset_reset="latest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
@@ -85,8 +87,10 @@ def _arrivals(bootstrap: str, topic: str, stop: threading.Event, out: list[float
         for batch in consumer.poll(timeout_ms=100).values():
             now = time.time()
             for message in batch:
-                sent = json.loads(message.value)["recorded_at"]
-                out.append(now - datetime.fromisoformat(sent).timestamp())
+                value = json.loads(message.value)
+                if wanted is not None and value.get("event_id") not in wanted:
+                    continue  # only the events sent at the steady rate
+                out.append(now - datetime.fromisoformat(value["recorded_at"]).timestamp())
     consumer.close()
 
 
@@ -107,8 +111,9 @@ def feed_lag(ledger: Ledger, url: str, broker: Broker, rate: float, seconds: flo
         feed.publish()  # the backlog first: lag is measured on new events only
         follower = threading.Thread(target=feed.follow, args=(stop,), kwargs={"poll_seconds": 0.05})
         follower.start()
+        sent: set[str] = set()
         reader = threading.Thread(
-            target=_arrivals, args=(broker.bootstrap, settings.topic, stop, lags)
+            target=_arrivals, args=(broker.bootstrap, settings.topic, stop, lags, sent)
         )
         reader.start()
         while not lags:
@@ -116,8 +121,10 @@ def feed_lag(ledger: Ledger, url: str, broker: Broker, rate: float, seconds: flo
         first = date.today() - timedelta(days=3)
 
         def append() -> None:
+            event_id = str(uuid4())
+            sent.add(event_id)
             line = parse_line(json.dumps({
-                "event_id": str(uuid4()), "case_id": str(uuid4()), "type": "SicknessReported",
+                "event_id": event_id, "case_id": str(uuid4()), "type": "SicknessReported",
                 "occurred_on": first.isoformat(), "actor": {"role": "employer", "id": "ER-B"},
                 "data": {"employee_id": "E", "employer_id": "ER-B",
                          "first_sick_day": first.isoformat()},
@@ -138,7 +145,7 @@ def raw_lag(broker: Broker, rate: float, seconds: float) -> list[float]:
     producer.send(topic, value=b'{"recorded_at": "2026-01-01T00:00:00+00:00"}').get(timeout=30)
     lags: list[float] = []
     stop = threading.Event()
-    reader = threading.Thread(target=_arrivals, args=(broker.bootstrap, topic, stop, lags))
+    reader = threading.Thread(target=_arrivals, args=(broker.bootstrap, topic, stop, lags, None))
     reader.start()
     while not lags:
         time.sleep(0.05)

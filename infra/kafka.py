@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -90,3 +90,16 @@ def ensure_topic(settings: KafkaSettings) -> bool:
         return True
     finally:
         admin.close()
+
+
+def topic_is_empty(settings: KafkaSettings) -> bool:
+    """Whether no partition of the topic has ever held a message."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap, bootstrap_timeout_ms=settings.timeout_ms
+    )
+    try:
+        partitions = consumer.partitions_for_topic(settings.topic) or set()
+        ends = consumer.end_offsets([TopicPartition(settings.topic, p) for p in partitions])
+        return bool(sum(ends.values()) == 0)
+    finally:
+        consumer.close()

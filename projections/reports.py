@@ -51,11 +51,29 @@ def _shares(counts: Counter[SecondTrackOutcome], n: int) -> dict[str, float]:
     return {o.value: round(counts[o] / n, 4) if n else 0.0 for o in OUTCOMES}
 
 
+def _hidden(groups: dict[Any, list[SecondTrackOutcome]], threshold: int | None) -> set[Any]:
+    """Small groups, and then the smallest others until the hidden ones add up to at
+    least ``threshold`` cases: otherwise the total minus the visible groups gives a
+    small group away (secondary suppression)."""
+    if threshold is None:
+        return set()
+    hidden = {key for key, outcomes in groups.items() if len(outcomes) < threshold}
+    rest = sorted((len(o), str(key), key) for key, o in groups.items() if key not in hidden)
+    while hidden and 0 < sum(len(groups[k]) for k in hidden) < threshold and rest:
+        hidden.add(rest.pop(0)[2])
+    if len(hidden) == 1 and rest:  # one hidden group alone equals total minus the rest
+        hidden.add(rest.pop(0)[2])
+    return hidden
+
+
 def _group(
-    by: dict[str, Any], outcomes: list[SecondTrackOutcome], hide: int | None
+    by: dict[str, Any],
+    outcomes: list[SecondTrackOutcome],
+    hide: int | None,
+    hidden: bool = False,
 ) -> dict[str, Any]:
     n = len(outcomes)
-    if hide is not None and n < hide:
+    if hidden or (hide is not None and n < hide):
         return {"by": by, "suppressed": True, "n": None, "counts": None, "shares": None}
     counts = Counter(outcomes)
     return {
@@ -75,6 +93,10 @@ def second_track_report(
     if unknown:
         msg = f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPINGS)}"
         raise ValueError(msg)
+    if suppress_below is not None and len(by) > 1:
+        # Crossed groupings let hidden cells be recovered by subtracting visible ones.
+        msg = "with small groups hidden, group by one dimension at a time"
+        raise ValueError(msg)
     rows = store.query(
         "SELECT * FROM {trajectory} WHERE started_on <= ? ORDER BY case_id", [on.isoformat()]
     )
@@ -90,6 +112,7 @@ def second_track_report(
         key = tuple(row[GROUPINGS[name]] for name in by)
         groups.setdefault(key, []).append(outcome)
     report = _group({}, [o for _, o in placed], suppress_below)
+    hidden = _hidden(groups, suppress_below)
     return {
         "on": on.isoformat(),
         **{k: v for k, v in report.items() if k != "by"},
@@ -99,7 +122,7 @@ def second_track_report(
             "shares": {o.value: share for o, share in PANTEIA_2016.items()},
         },
         "groups": [
-            _group(dict(zip(by, key, strict=True)), outcomes, suppress_below)
+            _group(dict(zip(by, key, strict=True)), outcomes, suppress_below, key in hidden)
             for key, outcomes in sorted(groups.items(), key=lambda kv: [str(k) for k in kv[0]])
         ]
         if by

@@ -3,6 +3,7 @@ knowledge times. Plain functions over the domain, shared by the CLI and the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -203,3 +204,13 @@ def _replayed_summary(case: Case, on: date) -> dict[str, Any]:
         "next_due_on": upcoming.due_on.isoformat() if upcoming else None,
         "version": max(e.originator_version for e in known),
     }
+
+
+def deadline_replay(ledger: Ledger) -> Callable[[UUID, date], list[Deadline]]:
+    """The pure deadline computation for one case as of a day, for ``find_deadlines``
+    to use on cases whose view rows describe a later day."""
+
+    def replay(case_id: UUID, day: date) -> list[Deadline]:
+        return case_deadlines(ledger.get_case(case_id).timeline(), day)
+
+    return replay

@@ -21,7 +21,14 @@ from projections.deadlines import (
     find_deadlines,
 )
 from projections.runner import ProjectionRunner
-from services.case_views import case_as_known, case_list, case_view, diff_view, timeline_view
+from services.case_views import (
+    case_as_known,
+    case_list,
+    case_view,
+    deadline_replay,
+    diff_view,
+    timeline_view,
+)
 from services.ledger import Ledger
 
 EXIT_USAGE = 2
@@ -195,10 +202,10 @@ def _from_view(
     if not args.no_refresh:
         ProjectionRunner(ledger, store, [DeadlineProjection()]).run()
 
-    def replay(case_id: UUID, day: date) -> list[Deadline]:
-        return case_deadlines(ledger.get_case(case_id).timeline(), day)
-
-    return [(row.case_id, row.deadline) for row in find_deadlines(store, _query(args, on), replay)]
+    return [
+        (row.case_id, row.deadline)
+        for row in find_deadlines(store, _query(args, on), deadline_replay(ledger))
+    ]
 
 
 def cmd_cases(args: argparse.Namespace) -> int:

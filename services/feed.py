@@ -28,7 +28,7 @@ from kafka.errors import KafkaError
 from domain import events as ev
 from domain.interchange import to_line
 from domain.privacy import FEED_SCHEMA_VERSION, feed_message
-from infra.kafka import KafkaSettings, ensure_topic, producer, pseudonymizer
+from infra.kafka import KafkaSettings, ensure_topic, producer, pseudonymizer, topic_is_empty
 from infra.readmodel import ReadModelStore, Table
 from services.ledger import Ledger
 
@@ -74,10 +74,11 @@ class Feed:
         self.store.reset(self.checkpoint, [])
 
     def connect(self) -> None:
-        if ensure_topic(self.settings) and self.position():
-            # The topic was gone while we had published: the broker lost its data
+        ensure_topic(self.settings)
+        if self.position() and topic_is_empty(self.settings):
+            # We had published, yet the topic holds nothing: the broker lost its data
             # (a restarted in-memory broker). Publish everything again.
-            log.warning("topic %s was missing; publishing from the start", self.settings.topic)
+            log.warning("topic %s is empty; publishing from the start", self.settings.topic)
             self.from_start()
         if self._producer is None:
             self._producer = producer(self.settings)

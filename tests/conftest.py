@@ -30,8 +30,8 @@ def postgres_problem() -> str | None:
         return str(error).strip()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
+def require_postgres() -> str:
+    """The server's URL; skip without it, but fail under CI, which requires it."""
     problem = postgres_problem()
     if problem is not None:
         message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {problem}"
@@ -39,6 +39,11 @@ def postgres_url() -> str:
             pytest.fail(message + " (CI requires it: run `make services`)")
         pytest.skip(message)
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    return require_postgres()
 
 
 @pytest.fixture

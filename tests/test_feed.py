@@ -17,11 +17,11 @@ from kafka import KafkaConsumer, TopicPartition
 
 from infra.kafka import KafkaSettings
 from infra.readmodel import ReadModelStore, read_models
+from infra.tansu import Broker
 from services.feed import Feed, feed_status, wait_for
 from services.importer import import_lines, numbered
 from services.ledger import Ledger
 from services.simulate import simulate
-from infra.tansu import Broker
 
 KEY = b"feed-test-pseudonym-key"
 

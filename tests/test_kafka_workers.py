@@ -13,6 +13,7 @@ from pathlib import Path
 
 from infra.kafka import KafkaSettings
 from infra.readmodel import ReadModelStore, read_models
+from infra.tansu import Broker
 from projections.base import CaseProjection
 from projections.deadlines import DeadlineProjection
 from projections.runner import ProjectionRunner
@@ -21,7 +22,6 @@ from services.feed import Feed
 from services.importer import import_lines, numbered
 from services.ledger import Ledger
 from services.simulate import simulate
-from infra.tansu import Broker
 from tests.test_feed import KEY
 from tests.test_projection_runner import dump
 

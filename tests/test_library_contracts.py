@@ -13,7 +13,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
 
 from infra.readmodel import PostgresReadModelRecorder, SQLiteReadModelRecorder
-from tests.conftest import POSTGRES_URL, postgres_problem
+from tests.conftest import POSTGRES_URL, require_postgres
 
 
 class TestSQLiteReadModelRecorder(TrackingRecorderTestCase):
@@ -30,12 +30,7 @@ class TestSQLiteReadModelRecorder(TrackingRecorderTestCase):
 @pytest.mark.postgres
 class TestPostgresReadModelRecorder(TrackingRecorderTestCase):
     def create_recorder(self) -> PostgresReadModelRecorder:
-        problem = postgres_problem()
-        if problem is not None:
-            message = f"PostgreSQL at {POSTGRES_URL} is not reachable: {problem}"
-            if os.environ.get("CI"):
-                pytest.fail(message + " (CI requires it: run `make services`)")
-            pytest.skip(message)
+        require_postgres()
         schema = f"test_{uuid4().hex[:12]}"
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'CREATE SCHEMA "{schema}"')

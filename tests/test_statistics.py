@@ -181,12 +181,15 @@ def test_as_of_an_earlier_day_trajectories_had_no_result_yet(panteia: ReadModelS
 
 
 def test_small_groups_are_suppressed_when_asked(panteia: ReadModelStore) -> None:
-    groups = second_track_report(panteia, ON, ["employer", "provider"], suppress_below=30)["groups"]
-    hidden = [g for g in groups if g["suppressed"]]
-    shown = [g for g in groups if not g["suppressed"]]
-    assert hidden
+    full = {g["by"]["band"]: g["n"] for g in second_track_report(panteia, ON, ["band"])["groups"]}
+    threshold = sorted(full.values())[1] + 1  # at least two bands fall below it
+    report_ = second_track_report(panteia, ON, ["band"], suppress_below=threshold)
+    hidden = [g for g in report_["groups"] if g["suppressed"]]
+    assert {g["by"]["band"] for g in hidden} >= {b for b, n in full.items() if n < threshold}
     assert all(g["n"] is None and g["counts"] is None for g in hidden)
-    assert all(g["n"] >= 30 for g in shown)
+    assert sum(full[g["by"]["band"]] for g in hidden) >= threshold  # cannot be subtracted out
+    with pytest.raises(ValueError, match="one dimension at a time"):
+        second_track_report(panteia, ON, ["employer", "band"], suppress_below=10)
 
 
 def test_outcome_history_matches_classifying_each_day() -> None:

@@ -27,7 +27,7 @@ from services.api.auth import TokenError
 from services.api.context import ApiContext
 from services.api.problems import ProblemError, forbidden
 from services.api.routes import COOKIE, employer_scope
-from services.case_views import timeline_view
+from services.case_views import deadline_replay, timeline_view
 from services.ledger import UnknownCaseError
 from services.stats_views import report
 
@@ -147,10 +147,7 @@ def _deadline_rows(
     )
     ctx.refresh()
 
-    def replay(case_id: UUID, on: date) -> list[Deadline]:
-        return case_deadlines(ctx.ledger.get_case(case_id).timeline(), on)
-
-    return find_deadlines(ctx.store, query, replay)
+    return find_deadlines(ctx.store, query, deadline_replay(ctx.ledger))
 
 
 def _employers(request: Request, caller: Principal) -> list[str]:

@@ -23,7 +23,7 @@ from domain.access import (
     may_read_statistics,
     suppress_below,
 )
-from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
+from domain.deadlines import DeadlineStatus, case_deadlines
 from domain.interchange import dumps_line
 from infra.headcount import HeadcountRow, store_headcount
 from infra.service_tables import access_log, record_access
@@ -47,7 +47,7 @@ from services.api.models import (
     TimelineEntry,
 )
 from services.api.problems import FieldProblem, Problem, ProblemError, forbidden
-from services.case_views import case_view, timeline_view
+from services.case_views import case_view, deadline_replay, timeline_view
 from services.feed import feed_status
 from services.importer import import_lines, numbered
 from services.stats_views import as_rows, report, to_csv
@@ -265,10 +265,7 @@ def list_deadlines(
     )
     ctx.refresh()
 
-    def replay(case_id: UUID, day: date) -> list[Deadline]:
-        return case_deadlines(ctx.ledger.get_case(case_id).timeline(), day)
-
-    return [row.to_json() for row in find_deadlines(ctx.store, query, replay)]
+    return [row.to_json() for row in find_deadlines(ctx.store, query, deadline_replay(ctx.ledger))]
 
 
 def employer_scope(caller: Principal, employer: str | None, case_manager: str | None) -> str | None:
