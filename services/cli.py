@@ -25,6 +25,7 @@ from domain.deadlines import DeadlineStatus
 from domain.interchange import json_schema
 from domain.state import CaseStatus
 from infra.config import ConfigurationError
+from services.cli_audit import cmd_checkpoint, cmd_proof, cmd_verify
 from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
 from services.cli_feed import cmd_feed
 from services.cli_project import cmd_project
@@ -286,6 +287,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", action="store_true", help="print the message JSON Schema")
 
     p = commands.add_parser(
+        "checkpoint",
+        formatter_class=_Formatter,
+        help="add new events to the verifiable log and sign its head",
+        description="Add every new event to the Merkle tree (RFC 9162 style) and sign a\n"
+        "checkpoint (Ed25519: origin, tree size, root, time). Every checkpoint is kept.\n"
+        "Key: LEDGER_SIGNING_KEY (hex seed) or a development key file.",
+        epilog="example:\n  ledger checkpoint --json",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser(
+        "verify",
+        formatter_class=_Formatter,
+        help="check that nothing stored was changed, removed, inserted or reordered",
+        description="Recompute the tree from every stored event; compare with the recorded\n"
+        "leaves and every signed checkpoint. On failure name the first position that\n"
+        "does not match and what it looks like (modified, missing, inserted, reordered).\n"
+        "Exit code 0 only when intact.",
+        epilog="example:\n  ledger verify --json",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = commands.add_parser(
+        "proof",
+        formatter_class=_Formatter,
+        help="write a proof bundle for a reviewer",
+        description="--case: a case's events with their inclusion proofs and the signed\n"
+        "checkpoint. --consistency N M: proof that checkpoint N is a prefix of M.\n"
+        "Reviewers check bundles with services/verify_bundle.py (no ledger needed).",
+        epilog="examples:\n  ledger proof --case 5b1c...e2 --out case.json\n"
+        "  ledger proof --consistency 1 2 --out consistency.json",
+    )
+    p.add_argument("--case", type=UUID, metavar="ID")
+    p.add_argument("--checkpoint", type=int, metavar="N", help="default: the latest")
+    p.add_argument("--consistency", type=int, nargs=2, metavar=("N", "M"))
+    p.add_argument("--out", metavar="FILE")
+
+    p = commands.add_parser(
         "cases",
         formatter_class=_Formatter,
         help="list cases from the case-state read model",
@@ -512,6 +551,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "stats": cmd_stats,
     "headcount": cmd_headcount,
     "feed": cmd_feed,
+    "checkpoint": cmd_checkpoint,
+    "verify": cmd_verify,
+    "proof": cmd_proof,
     "token": cmd_token,
     "simulate": cmd_simulate,
     "schema": cmd_schema,

@@ -1,0 +1,255 @@
+"""The verifiable log: a Merkle tree over every stored event in store order, signed
+checkpoints, proofs, and a verifier that names the first thing that changed.
+
+A leaf is the stored event's full content (ids, topic and the stored state, which
+holds ``recorded_at``), so no part of an event can change unseen. Leaf hashes are
+kept in ``audit_leaf`` (to say *what* changed) and each checkpoint's signed root in
+``audit_checkpoint`` (to prove *that* it changed, even if ``audit_leaf`` is rewritten
+too). The signing key is ``LEDGER_SIGNING_KEY`` (hex Ed25519 seed) or, for
+development, a key created once in ``LEDGER_SIGNING_KEY_FILE`` (``.ledger-signing.key``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from eventsourcing.persistence import ApplicationRecorder, Notification
+
+from domain.merkle import consistency_proof, inclusion_proof, leaf_hash, root
+from infra.readmodel import ReadModelStore, Table
+
+ORIGIN = "reintegration-ledger"
+FIRST = -(2**62)  # below any notification id
+AUDIT_LEAF = Table(
+    name="audit_leaf",
+    columns=(("position", "integer"), ("notification_id", "integer"), ("leaf_hash", "text")),
+    key=("position",),
+)
+AUDIT_CHECKPOINT = Table(
+    name="audit_checkpoint",
+    columns=(
+        ("seq", "integer"),
+        ("origin", "text"),
+        ("tree_size", "integer"),
+        ("root", "text"),
+        ("at", "text"),
+        ("signature", "text"),
+        ("key", "text"),
+    ),
+    key=("seq",),
+)
+
+
+def signing_key() -> Ed25519PrivateKey:
+    seed = os.environ.get("LEDGER_SIGNING_KEY")
+    if not seed:
+        path = Path(os.environ.get("LEDGER_SIGNING_KEY_FILE", ".ledger-signing.key"))
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        seed = path.read_text().strip()
+    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed))
+
+
+def public_hex(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def leaf_bytes(notification: Notification) -> bytes:
+    """The canonical content of one stored event."""
+    return json.dumps(
+        {
+            "originator_id": str(notification.originator_id),
+            "originator_version": notification.originator_version,
+            "topic": notification.topic,
+            "state": base64.b64encode(notification.state).decode(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+
+
+def note(checkpoint: dict[str, Any]) -> bytes:
+    """The signed text of a checkpoint (as ``services/verify_bundle.py`` rebuilds it)."""
+    root_b64 = base64.b64encode(bytes.fromhex(checkpoint["root"])).decode()
+    return (
+        f"{checkpoint['origin']}\n{checkpoint['tree_size']}\n{root_b64}\n{checkpoint['at']}\n"
+    ).encode()
+
+
+@dataclass
+class Verification:
+    events: int
+    checkpoints: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+class AuditLog:
+    def __init__(
+        self, recorder: ApplicationRecorder, store: ReadModelStore, key: Ed25519PrivateKey
+    ) -> None:
+        self.recorder, self.store, self.key = recorder, store, key
+        store.create_tables([AUDIT_LEAF, AUDIT_CHECKPOINT])
+
+    # --- building ---------------------------------------------------------------
+
+    def _stored(self, after: int = FIRST) -> list[Notification]:
+        """Every stored event after ``after``, from the lowest id a row can have (a row
+        forged below the first id must not escape the verifier)."""
+        found: list[Notification] = []
+        while page := self.recorder.select_notifications(after, 5000, inclusive_of_start=False):
+            found.extend(page)
+            after = page[-1].id
+        return found
+
+    def leaves(self) -> list[dict[str, Any]]:
+        return self.store.query("SELECT * FROM {audit_leaf} ORDER BY position")
+
+    def append_leaves(self) -> int:
+        known = self.leaves()
+        last = known[-1]["notification_id"] if known else FIRST
+        new = self._stored(last)
+        self.store.write_many(
+            "INSERT INTO {audit_leaf} (position, notification_id, leaf_hash) VALUES (?, ?, ?)",
+            [(len(known) + i, n.id, leaf_hash(leaf_bytes(n)).hex()) for i, n in enumerate(new)],
+        )
+        return len(new)
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Add the new events to the tree and sign its head."""
+        self.append_leaves()
+        hashes = [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()]
+        previous = self.checkpoints()
+        cp = {
+            "seq": previous[-1]["seq"] + 1 if previous else 1,
+            "origin": ORIGIN,
+            "tree_size": len(hashes),
+            "root": root(hashes).hex(),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "key": public_hex(self.key),
+        }
+        cp["signature"] = self.key.sign(note(cp)).hex()
+        self.store.write(
+            "INSERT INTO {audit_checkpoint} (seq, origin, tree_size, root, at, signature, key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [cp[c] for c in ("seq", "origin", "tree_size", "root", "at", "signature", "key")],
+        )
+        return cp
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        return self.store.query("SELECT * FROM {audit_checkpoint} ORDER BY seq")
+
+    def checkpoint_no(self, seq: int | None) -> dict[str, Any]:
+        found = self.checkpoints()
+        chosen = [c for c in found if seq is None or c["seq"] == seq]
+        if not chosen:
+            raise LookupError(f"no checkpoint {seq}; make one with `ledger checkpoint`")
+        return chosen[-1]
+
+    # --- proofs -----------------------------------------------------------------
+
+    def case_bundle(self, case_id: UUID, seq: int | None = None) -> dict[str, Any]:
+        cp = self.checkpoint_no(seq)
+        size = int(cp["tree_size"])
+        hashes = [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()[:size]]
+        stored = self._stored()[:size]
+        events = [
+            {
+                "index": index,
+                "leaf": base64.b64encode(leaf_bytes(n)).decode(),
+                "proof": [p.hex() for p in inclusion_proof(index, hashes)],
+            }
+            for index, n in enumerate(stored)
+            if n.originator_id == case_id
+        ]
+        if not events:
+            raise LookupError(f"case {case_id} has no events in checkpoint {cp['seq']}")
+        return {"format": "reintegration-ledger/case-proof/1", "checkpoint": cp, "events": events}
+
+    def consistency_bundle(self, first: int, second: int) -> dict[str, Any]:
+        a, b = self.checkpoint_no(first), self.checkpoint_no(second)
+        hashes = [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()[: int(b["tree_size"])]]
+        proof = consistency_proof(int(a["tree_size"]), hashes)
+        return {
+            "format": "reintegration-ledger/consistency-proof/1",
+            "first": a,
+            "second": b,
+            "proof": [p.hex() for p in proof],
+        }
+
+    # --- verification -----------------------------------------------------------
+
+    def verify(self) -> Verification:
+        """Recompute the tree from the stored events; check every leaf and checkpoint."""
+        stored = [leaf_hash(leaf_bytes(n)) for n in self._stored()]
+        recorded = [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()]
+        checkpoints = self.checkpoints()
+        report = Verification(len(stored), len(checkpoints))
+        first_bad = next(
+            (i for i, (s, r) in enumerate(zip(stored, recorded, strict=False)) if s != r), None
+        )
+        if first_bad is not None:
+            report.problems.append(_diagnose(first_bad, stored, recorded))
+        elif len(stored) < len(recorded):
+            report.problems.append(
+                f"position {len(stored)}: missing: the log ends {len(recorded) - len(stored)} "
+                "event(s) early (rows deleted at the end)"
+            )
+        for cp in checkpoints:
+            report.problems.extend(self._check(cp, stored))
+        return report
+
+    def _check(self, cp: dict[str, Any], stored: Sequence[bytes]) -> list[str]:
+        problems = []
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex(self.key))).verify(
+                bytes.fromhex(cp["signature"]), note(cp)
+            )
+            if cp["key"] != public_hex(self.key):
+                raise InvalidSignature
+        except (InvalidSignature, ValueError):
+            problems.append(f"checkpoint {cp['seq']}: signature invalid (checkpoint rewritten)")
+        size = int(cp["tree_size"])
+        if size > len(stored):
+            problems.append(f"checkpoint {cp['seq']}: covers {size} events, the store has "
+                            f"{len(stored)}")  # fmt: skip
+        elif root(stored[:size]).hex() != cp["root"]:
+            problems.append(f"checkpoint {cp['seq']}: the stored events do not give its root "
+                            "(history rewritten before it)")  # fmt: skip
+        return problems
+
+
+def _diagnose(i: int, stored: Sequence[bytes], recorded: Sequence[bytes]) -> str:
+    """What the first difference looks like: modified, missing, inserted or reordered."""
+
+    def at(seq: Sequence[bytes], j: int) -> bytes | None:
+        return seq[j] if 0 <= j < len(seq) else None
+
+    if at(stored, i) == at(recorded, i + 1) and at(stored, i + 1) == at(recorded, i):
+        kind = "reordered: events at this position and the next have swapped places"
+    elif at(stored, i) == at(recorded, i + 1):
+        kind = "missing: the event recorded here was removed"
+    elif at(stored, i + 1) == at(recorded, i):
+        kind = "inserted: an event that was never recorded stands here"
+    else:
+        kind = "modified: the stored event differs from what was recorded"
+    return f"position {i}: {kind}"
