@@ -25,7 +25,7 @@ from domain.deadlines import DeadlineStatus
 from domain.interchange import json_schema
 from domain.state import CaseStatus
 from infra.config import ConfigurationError
-from services.cli_audit import cmd_checkpoint, cmd_proof, cmd_verify
+from services.cli_audit import cmd_checkpoint, cmd_proof, cmd_review_pack, cmd_verify
 from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
 from services.cli_feed import cmd_feed
 from services.cli_project import cmd_project
@@ -325,6 +325,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE")
 
     p = commands.add_parser(
+        "review-pack",
+        formatter_class=_Formatter,
+        help="the reviewer's pack of a case (RIV review)",
+        description="Write review-pack.html and review-pack.json (and proof.json when a\n"
+        "checkpoint covers the case) in the order a UWV reviewer checks: documents\n"
+        "present or missing, each with its date and whether on time; second track;\n"
+        "expert opinions; sanctions and suspensions; corrections with who and why.",
+        epilog="example:\n  ledger checkpoint && ledger review-pack --case 5b1c...e2 --out pack/",
+    )
+    p.add_argument("--case", type=UUID, required=True, metavar="ID")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--on", type=date.fromisoformat, help="as of (default today)")
+
+    p = commands.add_parser(
         "cases",
         formatter_class=_Formatter,
         help="list cases from the case-state read model",
@@ -554,6 +568,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "checkpoint": cmd_checkpoint,
     "verify": cmd_verify,
     "proof": cmd_proof,
+    "review-pack": cmd_review_pack,
     "token": cmd_token,
     "simulate": cmd_simulate,
     "schema": cmd_schema,

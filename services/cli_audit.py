@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from infra.audit import AuditLog, public_hex, signing_key
 from infra.readmodel import read_models
 from services.ledger import Ledger
+from services.review_pack import review_pack, write_pack
 
 EXIT_BROKEN, EXIT_USAGE = 1, 2
 
@@ -62,4 +64,14 @@ def cmd_proof(args: argparse.Namespace) -> int:
               f"--public-key {key}")  # fmt: skip
     else:
         print(text)
+    return 0
+
+
+def cmd_review_pack(args: argparse.Namespace) -> int:
+    with Ledger() as ledger, read_models(ledger.database_url) as store:
+        pack = review_pack(ledger, store, args.case, args.on or date.today())
+    for path in write_pack(pack, args.out):
+        print(f"wrote {path}")
+    missing = pack["review"]["missing_documents"]
+    print("documents complete" if not missing else f"missing documents: {', '.join(missing)}")
     return 0

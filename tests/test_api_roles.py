@@ -203,3 +203,16 @@ def test_tokens_without_a_scope_are_refused(world: tuple[TestClient, Case]) -> N
         forged = jwt.encode(claims, KEY, algorithm="HS256")
         response = client.get(f"/cases/{case.a}", headers={"Authorization": f"Bearer {forged}"})
         assert response.status_code == 401, employers
+
+
+def test_the_review_pack_over_http(world: tuple[TestClient, Case]) -> None:
+    client, case = world
+    pack = client.get(f"/cases/{case.a}/review-pack", headers=auth(*REVIEWER))
+    assert pack.status_code == 200
+    assert pack.json()["case_id"] == case.a
+    assert "documents" in pack.json()["review"]
+    page = client.get(f"/cases/{case.a}/review-pack", params={"format": "html"},
+                      headers=auth(*REVIEWER))  # fmt: skip
+    assert "Are all documents present?" in page.text
+    assert client.get(f"/cases/{case.b}/review-pack", headers=auth(*EMPLOYER_A)).status_code == 403
+    assert client.get(f"/cases/{case.a}/review-pack", headers=auth(*ANALYST)).status_code == 403

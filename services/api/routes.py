@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 
@@ -50,6 +50,7 @@ from services.api.problems import FieldProblem, Problem, ProblemError, forbidden
 from services.case_views import case_view, deadline_replay, timeline_view
 from services.feed import feed_status
 from services.importer import import_lines, numbered
+from services.review_pack import render_html, review_pack
 from services.stats_views import as_rows, report, to_csv
 
 bearer = HTTPBearer(auto_error=False, description="a token from `ledger token --role ROLE`")
@@ -408,3 +409,23 @@ def put_headcount(
         ) from None
     store_headcount(ctx.store, [row])
     return row
+
+
+@router.get(
+    "/cases/{case_id}/review-pack",
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}, **PROBLEMS},
+    tags=["cases"],
+)
+def read_review_pack(
+    case_id: UUID,
+    ctx: Context,
+    caller: Caller,
+    on: date | None = None,
+    format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
+) -> Response:
+    """The reviewer's pack (RIV review, rules reference s4), with its proof bundle."""
+    commands.readable_case(ctx, caller, case_id, "read review pack")
+    pack = review_pack(ctx.ledger, ctx.store, case_id, on or date.today())
+    if format == "html":
+        return HTMLResponse(render_html(pack))
+    return JSONResponse(pack)
