@@ -52,6 +52,7 @@ bench: install services ## benchmarks with same-run baselines; results appended 
 	$(BIN)/python -m bench.projection_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.http_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.feed_bench --database-url '$(BENCH_DATABASE_URL)'
+	$(BIN)/python -m bench.audit_bench --database-url '$(BENCH_DATABASE_URL)'
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) ledger.db .mypy_cache .ruff_cache .pytest_cache
