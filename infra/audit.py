@@ -32,6 +32,7 @@ from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from domain.merkle import consistency_proof, inclusion_proof, leaf_hash, root
 from infra.readmodel import ReadModelStore, Table
+from infra.service_tables import CASE_ACCESS, access_head, verify_access_chain
 
 ORIGIN = "reintegration-ledger"
 FIRST = -(2**62)  # below any notification id
@@ -50,8 +51,11 @@ AUDIT_CHECKPOINT = Table(
         ("at", "text"),
         ("signature", "text"),
         ("key", "text"),
+        ("access_seq", "integer"),
+        ("access_hash", "text"),
     ),
     key=("seq",),
+    version=2,  # v2: also signs the head of the access log's hash chain
 )
 
 
@@ -89,6 +93,7 @@ def note(checkpoint: dict[str, Any]) -> bytes:
     root_b64 = base64.b64encode(bytes.fromhex(checkpoint["root"])).decode()
     return (
         f"{checkpoint['origin']}\n{checkpoint['tree_size']}\n{root_b64}\n{checkpoint['at']}\n"
+        f"access {checkpoint['access_seq']} {checkpoint['access_hash']}\n"
     ).encode()
 
 
@@ -108,7 +113,7 @@ class AuditLog:
         self, recorder: ApplicationRecorder, store: ReadModelStore, key: Ed25519PrivateKey
     ) -> None:
         self.recorder, self.store, self.key = recorder, store, key
-        store.create_tables([AUDIT_LEAF, AUDIT_CHECKPOINT])
+        store.create_tables([AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS])
 
     # --- building ---------------------------------------------------------------
 
@@ -147,11 +152,14 @@ class AuditLog:
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "key": public_hex(self.key),
         }
+        cp["access_seq"], cp["access_hash"] = access_head(self.store)
         cp["signature"] = self.key.sign(note(cp)).hex()
+        columns = ("seq", "origin", "tree_size", "root", "at", "signature", "key",
+                   "access_seq", "access_hash")  # fmt: skip
         self.store.write(
-            "INSERT INTO {audit_checkpoint} (seq, origin, tree_size, root, at, signature, key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [cp[c] for c in ("seq", "origin", "tree_size", "root", "at", "signature", "key")],
+            f"INSERT INTO {{audit_checkpoint}} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            [cp[c] for c in columns],
         )
         return cp
 
@@ -216,7 +224,22 @@ class AuditLog:
             )
         for cp in checkpoints:
             report.problems.extend(self._check(cp, stored))
+        report.problems.extend(verify_access_chain(self.store))
+        report.problems.extend(self._check_access_heads(checkpoints))
         return report
+
+    def _check_access_heads(self, checkpoints: Sequence[dict[str, Any]]) -> list[str]:
+        """Each checkpoint signed the access log's head: it must still be there."""
+        for cp in checkpoints:
+            if not cp["access_seq"]:
+                continue
+            rows = self.store.query(
+                "SELECT hash FROM {case_access} WHERE seq = ?", [cp["access_seq"]]
+            )
+            if not rows or rows[0]["hash"] != cp["access_hash"]:
+                return [f"access log: record {cp['access_seq']}, signed in checkpoint "
+                        f"{cp['seq']}, is missing or changed"]  # fmt: skip
+        return []
 
     def _check(self, cp: dict[str, Any], stored: Sequence[bytes]) -> list[str]:
         problems = []

@@ -3,27 +3,36 @@ results of commands sent with an ``Idempotency-Key``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import IntegrityError
+
 from infra.readmodel import ReadModelStore, Table
 
 CASE_ACCESS = Table(
     name="case_access",
     columns=(
+        ("seq", "integer"),
         ("access_id", "text"),
         ("at", "text"),
         ("subject", "text"),
         ("role", "text"),
         ("case_id", "text"),
         ("action", "text"),
+        ("prev_hash", "text"),
+        ("hash", "text"),
     ),
-    key=("access_id",),
+    key=("seq",),
     indexes=(("case_id", "at"),),
+    # v2: a hash chain, its head signed in every audit checkpoint (issue 8)
+    version=2,
 )
+GENESIS = "0" * 64
 IDEMPOTENCY = Table(
     name="idempotency_key",
     columns=(
@@ -43,14 +52,55 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def access_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    """Each record's hash covers the previous one: no record can be changed, removed or
+    slipped in without breaking every hash after it."""
+    fields = {k: row[k] for k in ("seq", "access_id", "at", "subject", "role", "case_id", "action")}
+    text = prev_hash + json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def access_head(store: ReadModelStore) -> tuple[int, str]:
+    rows = store.query("SELECT seq, hash FROM {case_access} ORDER BY seq DESC LIMIT 1")
+    return (int(rows[0]["seq"]), rows[0]["hash"]) if rows else (0, GENESIS)
+
+
 def record_access(
     store: ReadModelStore, subject: str, role: str, case_id: UUID | None, action: str
 ) -> None:
-    store.write(
-        "INSERT INTO {case_access} (access_id, at, subject, role, case_id, action) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [str(uuid4()), _now(), subject, role, str(case_id) if case_id else None, action],
-    )
+    for _ in range(20):  # two readers at once race for the next seq; the key decides
+        seq, prev = access_head(store)
+        row = {
+            "seq": seq + 1,
+            "access_id": str(uuid4()),
+            "at": _now(),
+            "subject": subject,
+            "role": role,
+            "case_id": str(case_id) if case_id else None,
+            "action": action,
+        }
+        try:
+            store.write(
+                "INSERT INTO {case_access} (seq, access_id, at, subject, role, case_id, action, "
+                "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [*row.values(), prev, access_hash(prev, row)],
+            )
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not append to the access log: too many concurrent readers")
+
+
+def verify_access_chain(store: ReadModelStore) -> list[str]:
+    """The first broken link of the access log, if any."""
+    prev = GENESIS
+    for expected, row in enumerate(store.query("SELECT * FROM {case_access} ORDER BY seq"), 1):
+        if int(row["seq"]) != expected:
+            return [f"access log: record {expected} is missing (the next is {row['seq']})"]
+        if row["prev_hash"] != prev or access_hash(prev, row) != row["hash"]:
+            return [f"access log: record {expected} was changed"]
+        prev = row["hash"]
+    return []
 
 
 def access_log(store: ReadModelStore, case_id: UUID) -> list[dict[str, Any]]:

@@ -293,9 +293,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Add every new event to the Merkle tree (RFC 9162 style) and sign a\n"
         "checkpoint (Ed25519: origin, tree size, root, time). Every checkpoint is kept.\n"
         "Key: LEDGER_SIGNING_KEY (hex seed) or a development key file.",
-        epilog="example:\n  ledger checkpoint --json",
+        epilog="examples:\n  ledger checkpoint --json\n  ledger checkpoint --every 300",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--every", type=float, metavar="SECONDS", help="keep signing at this interval")
 
     p = commands.add_parser(
         "verify",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from datetime import date
 from pathlib import Path
+from threading import Event
 
 from infra.audit import AuditLog, public_hex, signing_key
 from infra.readmodel import read_models
@@ -17,14 +19,21 @@ EXIT_BROKEN, EXIT_USAGE = 1, 2
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
+    stop = Event()
+    if args.every:
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
     with Ledger() as ledger, read_models(ledger.database_url) as store:
-        cp = AuditLog(ledger.recorder, store, signing_key()).checkpoint()
-    if args.json:
-        print(json.dumps(cp, indent=2))
-    else:
-        print(f"checkpoint {cp['seq']}: {cp['tree_size']:,} events, root {cp['root']}, "
-              f"signed at {cp['at']} by {cp['key']}")  # fmt: skip
-    return 0
+        audit = AuditLog(ledger.recorder, store, signing_key())
+        while True:
+            cp = audit.checkpoint()
+            if args.json:
+                print(json.dumps(cp), flush=True)
+            else:
+                print(f"checkpoint {cp['seq']}: {cp['tree_size']:,} events, root {cp['root']}, "
+                      f"signed at {cp['at']} by {cp['key']}", flush=True)  # fmt: skip
+            if not args.every or stop.wait(args.every):
+                return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

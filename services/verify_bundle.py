@@ -39,9 +39,13 @@ def _node(left: bytes, right: bytes) -> bytes:
 
 
 def checkpoint_note(cp: dict[str, Any]) -> bytes:
-    """The signed text of a checkpoint: origin, size, root (base64), time."""
+    """The signed text of a checkpoint: origin, size, root (base64), time, and the head
+    of the ledger's access log (who read which case)."""
     root = base64.b64encode(bytes.fromhex(cp["root"])).decode()
-    return f"{cp['origin']}\n{cp['tree_size']}\n{root}\n{cp['at']}\n".encode()
+    return (
+        f"{cp['origin']}\n{cp['tree_size']}\n{root}\n{cp['at']}\n"
+        f"access {cp['access_seq']} {cp['access_hash']}\n"
+    ).encode()
 
 
 def check_signature(cp: dict[str, Any], pinned: str | None) -> None:

@@ -15,6 +15,7 @@ import pytest
 from domain.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash, root
 from infra.audit import AuditLog, signing_key
 from infra.readmodel import read_models
+from infra.service_tables import CASE_ACCESS, record_access
 from services import verify_bundle as verifier
 from services.cli import main
 from services.importer import import_lines, numbered
@@ -67,6 +68,10 @@ def audited(
     with Ledger(postgres_schema_url) as ledger:
         import_lines(ledger, numbered([json.dumps(x) for x in simulate(30, seed=8)]))
         case_id = UUID(str(ledger.recorder.select_notifications(5, 1)[0].originator_id))
+        with read_models(postgres_schema_url) as store:
+            store.create_tables([CASE_ACCESS])
+            for who in ("uwv-1", "op-2", "cm-3"):  # three reads of the case, then signed
+                record_access(store, who, "uwv_reviewer", case_id, "read case")
     assert main(["checkpoint"]) == 0
     return postgres_schema_url, case_id
 
@@ -91,7 +96,9 @@ TAMPERING: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
     "inserted": [("INSERT INTO {s}.ledger_events (originator_id, originator_version, topic, "
                   "state, notification_id) SELECT %s, 1, topic, state, 0 FROM {s}.ledger_events "
                   "WHERE notification_id = 1", (uuid4(),))],
-    "checkpoint": [("UPDATE {s}.audit_checkpoint SET root = %s WHERE seq = 1", ("00" * 32,))],
+    "checkpoint": [("UPDATE {s}.audit_checkpoint_v2 SET root = %s WHERE seq = 1", ("00" * 32,))],
+    "access changed": [("UPDATE {s}.case_access_v2 SET subject = 'nobody' WHERE seq = 2", ())],
+    "access removed": [("DELETE FROM {s}.case_access_v2 WHERE seq = 3", ())],
 }  # fmt: skip
 EXPECTED = {
     "modified": "position 5: modified",
@@ -99,6 +106,8 @@ EXPECTED = {
     "reordered": "position 5: reordered",
     "inserted": "position 0: inserted",
     "checkpoint": "checkpoint 1: signature invalid",
+    "access changed": "access log: record 2 was changed",
+    "access removed": "access log: record 3, signed in checkpoint 1, is missing or changed",
 }
 
 
@@ -116,15 +125,16 @@ def test_ledger_verify_catches_and_names_each_kind_of_tampering(
     assert main(["verify"]) == 1
     err = capsys.readouterr().err
     assert EXPECTED[kind] in err
-    if kind != "checkpoint":
+    if kind in ("modified", "missing", "reordered", "inserted"):
         assert "checkpoint 1: " in err  # the signed root no longer matches the store
 
     key = signing_key().public_key().public_bytes_raw().hex()
     after = tmp_path / "after.json"
-    if main(["proof", "--case", str(case_id), "--out", str(after)]) == 0 and kind in (
-        "modified", "checkpoint",
-    ):  # fmt: skip
+    if kind.startswith("access"):
+        assert main(["proof", "--case", str(case_id), "--out", str(after)]) == 0
+    elif main(["proof", "--case", str(case_id), "--out", str(after)]) == 0:
         assert verifier.main([str(after), "--public-key", key]) == 1  # the reviewer refuses
+        assert "REFUSED" in capsys.readouterr().err
     assert verifier.main([str(bundle), "--public-key", key]) == 0  # made before: still true
 
 
@@ -163,3 +173,22 @@ def test_the_verifier_refuses_altered_bundles_and_rewritten_history(
     assert main(["proof", "--consistency", "1", "2", "--out", str(consistency)]) == 0
     assert verifier.main([str(consistency), "--public-key", key]) == 1
     assert "history was rewritten" in capsys.readouterr().err
+
+
+def test_checkpoints_at_an_interval(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+           "LEDGER_SIGNING_KEY": hashlib.sha256(b"interval").hexdigest()}  # fmt: skip
+    signer = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "checkpoint", "--every", "0.2", "--json"],
+        env=env, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert signer.stdout is not None
+    seqs = [json.loads(signer.stdout.readline())["seq"] for _ in range(3)]
+    signer.send_signal(signal.SIGTERM)
+    assert signer.wait(timeout=20) == 0
+    assert seqs == [1, 2, 3]
