@@ -73,3 +73,28 @@ def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
     if m <= k:
         return [*_subproof(m, leaves[:k], complete), root(leaves[k:])]
     return [*_subproof(m - k, leaves[k:], False), root(leaves[:k])]
+
+
+Frontier = list[tuple[int, bytes]]  # the roots of the perfect subtrees, largest first
+
+
+def extend(frontier: Frontier, leaves: Sequence[bytes]) -> Frontier:
+    """Add leaves to a tree's right edge (RFC 9162's "compact range"): a tree of n
+    leaves is one perfect subtree per set bit of n, so adding costs O(log n) each."""
+    edge = list(frontier)
+    for leaf in leaves:
+        edge.append((1, leaf))
+        while len(edge) > 1 and edge[-1][0] == edge[-2][0]:
+            (size, left), (_, right) = edge[-2], edge[-1]
+            edge[-2:] = [(size * 2, node_hash(left, right))]
+    return edge
+
+
+def frontier_root(frontier: Frontier) -> bytes:
+    """The tree head from its right edge: the same as ``root`` over all the leaves."""
+    if not frontier:
+        return hashlib.sha256(b"").digest()
+    head = frontier[-1][1]
+    for _, subtree in reversed(frontier[:-1]):
+        head = node_hash(subtree, head)
+    return head

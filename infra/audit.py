@@ -25,12 +25,18 @@ from uuid import UUID
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from domain.merkle import consistency_proof, inclusion_proof, leaf_hash, root
+from domain.merkle import (
+    Frontier,
+    consistency_proof,
+    extend,
+    frontier_root,
+    inclusion_proof,
+    leaf_hash,
+)
 from infra.readmodel import ReadModelStore, Table
 from infra.service_tables import CASE_ACCESS, access_head, verify_access_chain
 
@@ -114,6 +120,7 @@ class AuditLog:
     ) -> None:
         self.recorder, self.store, self.key = recorder, store, key
         store.create_tables([AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS])
+        self._frontier: tuple[int, Frontier] = (-1, [])
 
     # --- building ---------------------------------------------------------------
 
@@ -129,26 +136,44 @@ class AuditLog:
     def leaves(self) -> list[dict[str, Any]]:
         return self.store.query("SELECT * FROM {audit_leaf} ORDER BY position")
 
-    def append_leaves(self) -> int:
-        known = self.leaves()
-        last = known[-1]["notification_id"] if known else FIRST
-        new = self._stored(last)
+    def _last_leaf(self) -> dict[str, Any] | None:
+        rows = self.store.query("SELECT * FROM {audit_leaf} ORDER BY position DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def append_leaves(self) -> list[bytes]:
+        """Add the events stored since the last leaf; their leaf hashes."""
+        last = self._last_leaf()
+        size = last["position"] + 1 if last else 0
+        new = self._stored(last["notification_id"] if last else FIRST)
+        hashes = [leaf_hash(leaf_bytes(n)) for n in new]
         self.store.write_many(
             "INSERT INTO {audit_leaf} (position, notification_id, leaf_hash) VALUES (?, ?, ?)",
-            [(len(known) + i, n.id, leaf_hash(leaf_bytes(n)).hex()) for i, n in enumerate(new)],
+            [(size + i, n.id, h.hex()) for i, (n, h) in enumerate(zip(new, hashes, strict=True))],
         )
-        return len(new)
+        return hashes
+
+    def _edge(self, size: int) -> Frontier:
+        """The tree's right edge over the first ``size`` leaves (kept between checkpoints,
+        so a checkpoint costs only its new events)."""
+        cached_size, edge = self._frontier
+        if cached_size != size:
+            edge = extend([], [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()[:size]])
+        return edge
 
     def checkpoint(self) -> dict[str, Any]:
         """Add the new events to the tree and sign its head."""
-        self.append_leaves()
-        hashes = [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()]
+        last = self._last_leaf()
+        before = last["position"] + 1 if last else 0
+        edge = self._edge(before)
+        new = self.append_leaves()
+        edge = extend(edge, new)
+        self._frontier = (before + len(new), edge)
         previous = self.checkpoints()
         cp = {
             "seq": previous[-1]["seq"] + 1 if previous else 1,
             "origin": ORIGIN,
-            "tree_size": len(hashes),
-            "root": root(hashes).hex(),
+            "tree_size": before + len(new),
+            "root": frontier_root(edge).hex(),
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "key": public_hex(self.key),
         }
@@ -222,8 +247,8 @@ class AuditLog:
                 f"position {len(stored)}: missing: the log ends {len(recorded) - len(stored)} "
                 "event(s) early (rows deleted at the end)"
             )
-        for cp in checkpoints:
-            report.problems.extend(self._check(cp, stored))
+        report.problems.extend(p for cp in checkpoints for p in self._check_signature(cp))
+        report.problems.extend(_check_roots(checkpoints, stored))
         report.problems.extend(verify_access_chain(self.store))
         report.problems.extend(self._check_access_heads(checkpoints))
         return report
@@ -241,24 +266,33 @@ class AuditLog:
                         f"{cp['seq']}, is missing or changed"]  # fmt: skip
         return []
 
-    def _check(self, cp: dict[str, Any], stored: Sequence[bytes]) -> list[str]:
-        problems = []
+    def _check_signature(self, cp: dict[str, Any]) -> list[str]:
         try:
-            Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex(self.key))).verify(
-                bytes.fromhex(cp["signature"]), note(cp)
-            )
-            if cp["key"] != public_hex(self.key):
+            if cp["key"] != public_hex(self.key):  # the ledger's own key, not the row's
                 raise InvalidSignature
+            self.key.public_key().verify(bytes.fromhex(cp["signature"]), note(cp))
         except (InvalidSignature, ValueError):
-            problems.append(f"checkpoint {cp['seq']}: signature invalid (checkpoint rewritten)")
+            return [f"checkpoint {cp['seq']}: signature invalid (checkpoint rewritten)"]
+        return []
+
+
+def _check_roots(checkpoints: Sequence[dict[str, Any]], stored: Sequence[bytes]) -> list[str]:
+    """Each checkpoint's root against the stored events, in one pass over the tree's
+    right edge (smallest checkpoint first)."""
+    problems: list[str] = []
+    edge: Frontier = []
+    done = 0
+    for cp in sorted(checkpoints, key=lambda c: int(c["tree_size"])):
         size = int(cp["tree_size"])
         if size > len(stored):
             problems.append(f"checkpoint {cp['seq']}: covers {size} events, the store has "
                             f"{len(stored)}")  # fmt: skip
-        elif root(stored[:size]).hex() != cp["root"]:
+            continue
+        edge, done = extend(edge, stored[done:size]), size
+        if frontier_root(edge).hex() != cp["root"]:
             problems.append(f"checkpoint {cp['seq']}: the stored events do not give its root "
                             "(history rewritten before it)")  # fmt: skip
-        return problems
+    return problems
 
 
 def _diagnose(i: int, stored: Sequence[bytes], recorded: Sequence[bytes]) -> str:

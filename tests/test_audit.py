@@ -192,3 +192,13 @@ def test_checkpoints_at_an_interval(tmp_path: Path) -> None:
     signer.send_signal(signal.SIGTERM)
     assert signer.wait(timeout=20) == 0
     assert seqs == [1, 2, 3]
+
+
+def test_the_right_edge_gives_the_same_head_as_the_whole_tree() -> None:
+    from domain.merkle import extend, frontier_root
+
+    edge: list[tuple[int, bytes]] = []
+    for n, leaf in enumerate(LEAVES, start=1):
+        edge = extend(edge, [leaf])
+        assert frontier_root(edge) == root(LEAVES[:n])
+    assert frontier_root(extend(extend([], LEAVES[:7]), LEAVES[7:])) == root(LEAVES)
