@@ -51,7 +51,8 @@ def _document(
     )
     on_time = None if not found or deadline is None else status is DeadlineStatus.DONE
     if found:
-        note = "on time" if on_time else f"{deadline.days_late} days late" if deadline else ""
+        late = deadline.days_late if deadline else None
+        note = "on time" if on_time else f"{late} days late" if late else "late"
     elif required:
         note = f"MISSING: was due {due}"
     else:
@@ -59,13 +60,29 @@ def _document(
     return DocumentCheck(name, dutch, required, bool(found), found, due, on_time, note)
 
 
-def _adjustments(timeline: Sequence[ev.CaseEvent]) -> DocumentCheck:
+def _adjustments(timeline: Sequence[ev.CaseEvent], on: date) -> DocumentCheck:
+    """Every evaluation cycle that fell due must have its evaluation (s1: every 6 weeks);
+    the adjustments among them are listed."""
     evaluations = [e for e in timeline if isinstance(e, ev.PlanEvaluated)]
     adjusted = [e for e in evaluations if e.adjustment is not ev.PlanAdjustment.NONE]
+    overdue = [
+        d for d in case_deadlines(timeline, on)
+        if d.deadline == "plan_evaluation" and d.status is DeadlineStatus.OVERDUE
+    ]  # fmt: skip
+    note = f"{len(evaluations)} evaluation(s), {len(adjusted)} adjusting the plan"
+    if overdue:
+        note = f"MISSING: the evaluation due {overdue[0].due_on.isoformat()}; " + note
     return DocumentCheck(
-        "adjustments", "bijstellingen", False, bool(adjusted),
-        [e.occurred_on.isoformat() for e in adjusted], None, None,
-        f"{len(evaluations)} evaluation(s), {len(adjusted)} adjusting the plan",
+        "evaluations_and_adjustments", "evaluaties en bijstellingen", bool(overdue) or bool(
+            evaluations
+        ), not overdue, [e.occurred_on.isoformat() for e in evaluations], None, None, note,
+    )  # fmt: skip
+
+
+def _labour_expert() -> DocumentCheck:
+    return DocumentCheck(
+        "labour_expert_report", "arbeidsdeskundig rapport", False, False, [], None, None,
+        "where one was made; this ledger does not record labour-expert reports",
     )  # fmt: skip
 
 
@@ -91,6 +108,15 @@ SECOND_TRACK = (
     ev.SecondTrackEnded,
 )
 EXPERT_OPINIONS = (ev.ExpertOpinionRequested, ev.ExpertOpinionIssued)
+# (2) a satisfactory result? what work was resumed, recovery, how the case ended
+RESULT = (
+    ev.WorkPartiallyResumed,
+    ev.RecoveryReported,
+    ev.SicknessResumed,
+    ev.EmploymentEnded,
+    ev.WIADecided,
+    ev.CaseClosed,
+)
 SANCTIONS = (
     ev.WagePaymentSuspended,
     ev.WagePaymentSuspensionLifted,
@@ -121,19 +147,23 @@ def review(
 ) -> dict[str, Any]:
     """The review as of ``on``: ``timeline`` is the effective one, ``history`` every
     recorded event (for the corrections)."""
+    timeline = [e for e in timeline if e.occurred_on <= on]  # what the file held then
+    history = [e for e in history if e.occurred_on <= on]
     deadlines = {d.deadline: d for d in case_deadlines(timeline, on)}
     documents = [
         _document(name, dutch, kind, deadlines.get(deadline) if deadline else None, timeline)
         for name, dutch, kind, deadline in DOCUMENTS
     ]
-    documents.insert(2, _adjustments(timeline))
+    documents.insert(2, _adjustments(timeline, on))
     documents.insert(4, _current_opinion(timeline, on))
+    documents.append(_labour_expert())
     missing = [d.document for d in documents if d.required and not d.present]
     return {
         "on": on.isoformat(),
         "documents_complete": not missing,
         "missing_documents": missing,
         "documents": [asdict(d) for d in documents],
+        "result": _facts(timeline, RESULT),
         "second_track": _facts(timeline, SECOND_TRACK),
         "expert_opinions": _facts(timeline, EXPERT_OPINIONS),
         "sanctions_and_suspensions": _facts(timeline, SANCTIONS),

@@ -25,9 +25,10 @@ from uuid import UUID
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
+    Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification
 
 from domain.merkle import (
     Frontier,
@@ -65,11 +66,26 @@ AUDIT_CHECKPOINT = Table(
 )
 
 
-def signing_key() -> Ed25519PrivateKey:
+class MissingKeyError(LookupError):
+    pass
+
+
+class CheckpointClashError(RuntimeError):
+    pass
+
+
+def signing_key(*, create: bool = False) -> Ed25519PrivateKey:
+    """The signing key. Only ``ledger checkpoint`` may create a development key file: a
+    verifier that made itself a new key would call every checkpoint forged."""
     seed = os.environ.get("LEDGER_SIGNING_KEY")
     if not seed:
         path = Path(os.environ.get("LEDGER_SIGNING_KEY_FILE", ".ledger-signing.key"))
         if not path.exists():
+            if not create:
+                raise MissingKeyError(
+                    f"no signing key: set LEDGER_SIGNING_KEY, or LEDGER_SIGNING_KEY_FILE "
+                    f"(looked for {path}); to verify, pass --public-key"
+                )
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
         seed = path.read_text().strip()
@@ -98,7 +114,8 @@ def note(checkpoint: dict[str, Any]) -> bytes:
     """The signed text of a checkpoint (as ``services/verify_bundle.py`` rebuilds it)."""
     root_b64 = base64.b64encode(bytes.fromhex(checkpoint["root"])).decode()
     return (
-        f"{checkpoint['origin']}\n{checkpoint['tree_size']}\n{root_b64}\n{checkpoint['at']}\n"
+        f"{checkpoint['origin']}\ncheckpoint {checkpoint['seq']}\nkey {checkpoint['key']}\n"
+        f"{checkpoint['tree_size']}\n{root_b64}\n{checkpoint['at']}\n"
         f"access {checkpoint['access_seq']} {checkpoint['access_hash']}\n"
     ).encode()
 
@@ -116,7 +133,10 @@ class Verification:
 
 class AuditLog:
     def __init__(
-        self, recorder: ApplicationRecorder, store: ReadModelStore, key: Ed25519PrivateKey
+        self,
+        recorder: ApplicationRecorder,
+        store: ReadModelStore,
+        key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.recorder, self.store, self.key = recorder, store, key
         store.create_tables([AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS])
@@ -124,13 +144,14 @@ class AuditLog:
 
     # --- building ---------------------------------------------------------------
 
-    def _stored(self, after: int = FIRST) -> list[Notification]:
-        """Every stored event after ``after``, from the lowest id a row can have (a row
-        forged below the first id must not escape the verifier)."""
+    def _stored(self, after: int | None = None) -> list[Notification]:
+        """Every stored event after ``after`` (all of them, whatever their ids, when None:
+        a row forged below the first id must not escape the verifier)."""
         found: list[Notification] = []
-        while page := self.recorder.select_notifications(after, 5000, inclusive_of_start=False):
+        page = self.recorder.select_notifications(after, 5000, inclusive_of_start=after is None)
+        while page:
             found.extend(page)
-            after = page[-1].id
+            page = self.recorder.select_notifications(page[-1].id, 5000, inclusive_of_start=False)
         return found
 
     def leaves(self) -> list[dict[str, Any]]:
@@ -144,7 +165,7 @@ class AuditLog:
         """Add the events stored since the last leaf; their leaf hashes."""
         last = self._last_leaf()
         size = last["position"] + 1 if last else 0
-        new = self._stored(last["notification_id"] if last else FIRST)
+        new = self._stored(last["notification_id"] if last else None)
         hashes = [leaf_hash(leaf_bytes(n)) for n in new]
         self.store.write_many(
             "INSERT INTO {audit_leaf} (position, notification_id, leaf_hash) VALUES (?, ?, ?)",
@@ -162,6 +183,18 @@ class AuditLog:
 
     def checkpoint(self) -> dict[str, Any]:
         """Add the new events to the tree and sign its head."""
+        if self.key is None:
+            raise MissingKeyError("a checkpoint needs the signing key (LEDGER_SIGNING_KEY)")
+        try:
+            return self._checkpoint(self.key)
+        except IntegrityError:
+            self._frontier = (-1, [])
+            raise CheckpointClashError(
+                "another `ledger checkpoint` ran at the same moment; nothing was signed "
+                "twice: run it again"
+            ) from None
+
+    def _checkpoint(self, key: Ed25519PrivateKey) -> dict[str, Any]:
         last = self._last_leaf()
         before = last["position"] + 1 if last else 0
         edge = self._edge(before)
@@ -175,10 +208,10 @@ class AuditLog:
             "tree_size": before + len(new),
             "root": frontier_root(edge).hex(),
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "key": public_hex(self.key),
+            "key": public_hex(key),
         }
         cp["access_seq"], cp["access_hash"] = access_head(self.store)
-        cp["signature"] = self.key.sign(note(cp)).hex()
+        cp["signature"] = key.sign(note(cp)).hex()
         columns = ("seq", "origin", "tree_size", "root", "at", "signature", "key",
                    "access_seq", "access_hash")  # fmt: skip
         self.store.write(
@@ -216,7 +249,12 @@ class AuditLog:
         ]
         if not events:
             raise LookupError(f"case {case_id} has no events in checkpoint {cp['seq']}")
-        return {"format": "reintegration-ledger/case-proof/1", "checkpoint": cp, "events": events}
+        return {
+            "format": "reintegration-ledger/case-proof/1",
+            "case_id": str(case_id),
+            "checkpoint": cp,
+            "events": events,
+        }
 
     def consistency_bundle(self, first: int, second: int) -> dict[str, Any]:
         a, b = self.checkpoint_no(first), self.checkpoint_no(second)
@@ -231,24 +269,43 @@ class AuditLog:
 
     # --- verification -----------------------------------------------------------
 
-    def verify(self) -> Verification:
-        """Recompute the tree from the stored events; check every leaf and checkpoint."""
-        stored = [leaf_hash(leaf_bytes(n)) for n in self._stored()]
+    def verify(
+        self, public_key: str | None = None, expect: Sequence[tuple[int, str]] = ()
+    ) -> Verification:
+        """Recompute the tree from the stored events; check every leaf and checkpoint.
+
+        ``public_key`` pins the signer (default: the configured key's); ``expect`` holds
+        (seq, root) pairs published outside the ledger, which must still be there."""
+        key = public_key or (public_hex(self.key) if self.key else None)
+        if key is None:
+            raise MissingKeyError("no key to check signatures against: pass --public-key")
+        notifications = self._stored()
+        stored = [leaf_hash(leaf_bytes(n)) for n in notifications]
         recorded = [bytes.fromhex(r["leaf_hash"]) for r in self.leaves()]
         checkpoints = self.checkpoints()
         report = Verification(len(stored), len(checkpoints))
+        report.problems.extend(
+            f"position {i}: inserted: a row with notification id {n.id} (ids start at 1)"
+            for i, n in enumerate(notifications) if n.id <= 0
+        )  # fmt: skip
+        roots = _check_roots(checkpoints, stored)
         first_bad = next(
             (i for i, (s, r) in enumerate(zip(stored, recorded, strict=False)) if s != r), None
         )
-        if first_bad is not None:
+        if first_bad is not None and not roots and checkpoints:
+            report.problems.append(
+                f"audit_leaf row {first_bad} changed (the events match every signed root)"
+            )
+        elif first_bad is not None:
             report.problems.append(_diagnose(first_bad, stored, recorded))
         elif len(stored) < len(recorded):
             report.problems.append(
                 f"position {len(stored)}: missing: the log ends {len(recorded) - len(stored)} "
                 "event(s) early (rows deleted at the end)"
             )
-        report.problems.extend(p for cp in checkpoints for p in self._check_signature(cp))
-        report.problems.extend(_check_roots(checkpoints, stored))
+        report.problems.extend(p for cp in checkpoints for p in _check_signature(cp, key))
+        report.problems.extend(roots)
+        report.problems.extend(_check_sequence(checkpoints, len(recorded), expect))
         report.problems.extend(verify_access_chain(self.store))
         report.problems.extend(self._check_access_heads(checkpoints))
         return report
@@ -266,14 +323,39 @@ class AuditLog:
                         f"{cp['seq']}, is missing or changed"]  # fmt: skip
         return []
 
-    def _check_signature(self, cp: dict[str, Any]) -> list[str]:
-        try:
-            if cp["key"] != public_hex(self.key):  # the ledger's own key, not the row's
-                raise InvalidSignature
-            self.key.public_key().verify(bytes.fromhex(cp["signature"]), note(cp))
-        except (InvalidSignature, ValueError):
-            return [f"checkpoint {cp['seq']}: signature invalid (checkpoint rewritten)"]
-        return []
+
+def _check_signature(cp: dict[str, Any], key: str) -> list[str]:
+    try:
+        if cp["key"] != key:  # the pinned key, not whichever key the row names
+            raise InvalidSignature
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key)).verify(
+            bytes.fromhex(cp["signature"]), note(cp)
+        )
+    except (InvalidSignature, ValueError):
+        return [f"checkpoint {cp['seq']}: signature invalid (checkpoint rewritten)"]
+    return []
+
+
+def _check_sequence(
+    checkpoints: Sequence[dict[str, Any]], leaves: int, expect: Sequence[tuple[int, str]]
+) -> list[str]:
+    """Checkpoints are numbered 1, 2, ... without gaps; leaves imply at least one; and
+    checkpoints published outside the ledger must still be there, unchanged."""
+    problems = []
+    seqs = [int(c["seq"]) for c in checkpoints]
+    missing = sorted(set(range(1, max(seqs, default=0) + 1)) - set(seqs))
+    if missing:
+        problems.append(f"checkpoint(s) {', '.join(map(str, missing))} deleted")
+    if leaves and not checkpoints:
+        problems.append("no checkpoint, yet the log has leaves: checkpoints were deleted")
+    roots = {int(c["seq"]): c["root"] for c in checkpoints}
+    for seq, expected in expect:
+        if roots.get(seq) != expected:
+            problems.append(
+                f"checkpoint {seq}: not the one published (root {expected[:16]}...): "
+                + ("deleted" if seq not in roots else f"now {roots[seq][:16]}...")
+            )
+    return problems
 
 
 def _check_roots(checkpoints: Sequence[dict[str, Any]], stored: Sequence[bytes]) -> list[str]:

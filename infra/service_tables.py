@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,12 @@ CASE_ACCESS = Table(
     version=2,
 )
 GENESIS = "0" * 64
+
+
+class AccessLogBusyError(RuntimeError):
+    """Too many reads at once to record each in the access log: refuse the read."""
+
+
 IDEMPOTENCY = Table(
     name="idempotency_key",
     columns=(
@@ -68,7 +76,9 @@ def access_head(store: ReadModelStore) -> tuple[int, str]:
 def record_access(
     store: ReadModelStore, subject: str, role: str, case_id: UUID | None, action: str
 ) -> None:
-    for _ in range(20):  # two readers at once race for the next seq; the key decides
+    for attempt in range(200):  # readers at once race for the next seq; the key decides
+        if attempt:
+            time.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
         seq, prev = access_head(store)
         row = {
             "seq": seq + 1,
@@ -88,7 +98,7 @@ def record_access(
             return
         except IntegrityError:
             continue
-    raise RuntimeError("could not append to the access log: too many concurrent readers")
+    raise AccessLogBusyError("could not record the read in the access log; retry shortly")
 
 
 def verify_access_chain(store: ReadModelStore) -> list[str]:

@@ -306,9 +306,13 @@ def _parser() -> argparse.ArgumentParser:
         "leaves and every signed checkpoint. On failure name the first position that\n"
         "does not match and what it looks like (modified, missing, inserted, reordered).\n"
         "Exit code 0 only when intact.",
-        epilog="example:\n  ledger verify --json",
+        epilog="examples:\n  ledger verify --json\n"
+        "  ledger verify --public-key 597f...36 --expect 12:8721acb2...ab5",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--public-key", metavar="HEX", help="the signer to pin (no private key needed)")
+    p.add_argument("--expect", nargs="+", metavar="SEQ:ROOT",
+                   help="checkpoints published elsewhere, which must still be here")  # fmt: skip
 
     p = commands.add_parser(
         "proof",

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from threading import Event
 
-from infra.audit import AuditLog, public_hex, signing_key
+from infra.audit import AuditLog, CheckpointClashError, MissingKeyError, signing_key
 from infra.readmodel import read_models
 from services.ledger import Ledger
 from services.review_pack import review_pack, write_pack
@@ -24,9 +24,13 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
     with Ledger() as ledger, read_models(ledger.database_url) as store:
-        audit = AuditLog(ledger.recorder, store, signing_key())
+        audit = AuditLog(ledger.recorder, store, signing_key(create=True))
         while True:
-            cp = audit.checkpoint()
+            try:
+                cp = audit.checkpoint()
+            except CheckpointClashError as clash:
+                print(f"ledger checkpoint: {clash}", file=sys.stderr)
+                return EXIT_BROKEN
             if args.json:
                 print(json.dumps(cp), flush=True)
             else:
@@ -37,8 +41,20 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    expect = []
+    for text in args.expect or []:
+        seq, _, root = text.partition(":")
+        if not seq.isdigit() or len(root) != 64:
+            print(f"ledger verify: --expect {text!r}: write SEQ:ROOT (64 hex)", file=sys.stderr)
+            return EXIT_USAGE
+        expect.append((int(seq), root.lower()))
     with Ledger() as ledger, read_models(ledger.database_url) as store:
-        report = AuditLog(ledger.recorder, store, signing_key()).verify()
+        try:
+            key = None if args.public_key else signing_key()
+            report = AuditLog(ledger.recorder, store, key).verify(args.public_key, expect)
+        except MissingKeyError as missing:
+            print(f"ledger verify: {missing}", file=sys.stderr)
+            return EXIT_USAGE
     if args.json:
         summary = {"intact": report.intact, "events": report.events,
                    "checkpoints": report.checkpoints, "problems": report.problems}  # fmt: skip
@@ -53,7 +69,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_proof(args: argparse.Namespace) -> int:
     with Ledger() as ledger, read_models(ledger.database_url) as store:
-        audit = AuditLog(ledger.recorder, store, signing_key())
+        audit = AuditLog(ledger.recorder, store)
         try:
             if args.consistency:
                 bundle = audit.consistency_bundle(*args.consistency)
@@ -65,12 +81,12 @@ def cmd_proof(args: argparse.Namespace) -> int:
         except (LookupError, ValueError) as error:
             print(f"ledger proof: {error}", file=sys.stderr)
             return EXIT_USAGE
-        key = public_hex(audit.key)
     text = json.dumps(bundle, indent=2)
     if args.out:
         Path(args.out).write_text(text)
+        key = (bundle.get("checkpoint") or bundle["second"])["key"]
         print(f"wrote {args.out}; check it with: python services/verify_bundle.py {args.out} "
-              f"--public-key {key}")  # fmt: skip
+              f"--public-key <the ledger's public key; this bundle names {key}>")  # fmt: skip
     else:
         print(text)
     return 0

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from domain.review import review
-from infra.audit import AuditLog, public_hex, signing_key
+from infra.audit import AuditLog
 from infra.readmodel import ReadModelStore
 from services.case_views import NotYetBegunError
 from services.ledger import Ledger
@@ -25,16 +25,18 @@ def review_pack(ledger: Ledger, store: ReadModelStore, case_id: Any, on: date) -
     if case.current.first_sick_day > on:
         raise NotYetBegunError(case.id, on)
     state = case.state(as_of=on)
-    audit = AuditLog(ledger.recorder, store, signing_key())
+    audit = AuditLog(ledger.recorder, store)
     proof: dict[str, Any] | None = None
     try:
         proof = audit.case_bundle(case.id)
         proof_note = (
             f"events up to checkpoint {proof['checkpoint']['seq']} are proven; check with "
-            f"services/verify_bundle.py --public-key {public_hex(audit.key)}"
+            "services/verify_bundle.py --public-key <the ledger's public key>"
         )
     except LookupError as missing:
         proof_note = f"{missing}: run `ledger checkpoint` first"
+    except ValueError:
+        proof_note = "the audit log is damaged: run `ledger verify`"
     return {
         "case_id": str(case.id),
         "employer_id": state.employer_id,

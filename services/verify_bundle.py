@@ -43,7 +43,8 @@ def checkpoint_note(cp: dict[str, Any]) -> bytes:
     of the ledger's access log (who read which case)."""
     root = base64.b64encode(bytes.fromhex(cp["root"])).decode()
     return (
-        f"{cp['origin']}\n{cp['tree_size']}\n{root}\n{cp['at']}\n"
+        f"{cp['origin']}\ncheckpoint {cp['seq']}\nkey {cp['key']}\n"
+        f"{cp['tree_size']}\n{root}\n{cp['at']}\n"
         f"access {cp['access_seq']} {cp['access_hash']}\n"
     ).encode()
 
@@ -107,23 +108,52 @@ def verify_consistency(
     return fr == first_root and sr == second_root and sn == 0
 
 
+def _index(entry: dict[str, Any], size: int) -> int:
+    index = entry.get("index")
+    if type(index) is not int or not 0 <= index < size:
+        raise Refused(f"position {index!r} is not a position in a tree of {size}")
+    return index
+
+
 def verify_case_bundle(bundle: dict[str, Any], pinned: str | None) -> list[str]:
     cp = bundle["checkpoint"]
     check_signature(cp, pinned)
-    root, size = bytes.fromhex(cp["root"]), int(cp["tree_size"])
-    lines = [f"checkpoint {cp['seq']}: {size} events, root {cp['root'][:16]}..., signed"]
-    for entry in bundle["events"]:
+    size = cp["tree_size"]
+    if type(size) is not int or size < 1:
+        raise Refused(f"tree size {size!r} is not a positive integer")
+    root, case_id = bytes.fromhex(cp["root"]), str(bundle["case_id"])
+    entries = bundle["events"]
+    if not entries:
+        raise Refused("the bundle proves no event")
+    indexes = [_index(e, size) for e in entries]
+    if len(set(indexes)) != len(indexes):
+        raise Refused("the bundle holds an event twice")
+    lines = [
+        f"checkpoint {cp['seq']} signed at {cp['at']}: {size} events, root {cp['root']}",
+        f"case {case_id}:",
+    ]
+    versions = []
+    for index, entry in zip(indexes, entries, strict=True):
         data = base64.b64decode(entry["leaf"])
         proof = [bytes.fromhex(p) for p in entry["proof"]]
-        if not verify_inclusion(int(entry["index"]), size, _leaf(data), proof, root):
-            raise Refused(f"event at position {entry['index']} is not in checkpoint {cp['seq']}")
+        if not verify_inclusion(index, size, _leaf(data), proof, root):
+            raise Refused(f"event at position {index} is not in checkpoint {cp['seq']}")
         event = json.loads(data)
+        if event["originator_id"] != case_id:
+            raise Refused(f"the event at position {index} belongs to case {event['originator_id']}")
+        versions.append(event["originator_version"])
         state = json.loads(base64.b64decode(event["state"]))
         lines.append(
             f"  position {entry['index']}: {event['topic'].rsplit(':', 1)[-1]} "
             f"v{event['originator_version']} occurred {state.get('occurred_on')} "
             f"recorded {state.get('timestamp')}: included"
         )
+    if sorted(versions) != list(range(1, len(versions) + 1)):
+        raise Refused(f"the case's versions are not 1..{len(versions)} without gaps: {versions}")
+    lines.append(
+        f"versions 1..{len(versions)} proven; a later version in this checkpoint cannot be "
+        "ruled out by a bundle (ask for a newer checkpoint's bundle)"
+    )
     return lines
 
 

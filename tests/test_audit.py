@@ -202,3 +202,103 @@ def test_the_right_edge_gives_the_same_head_as_the_whole_tree() -> None:
         edge = extend(edge, [leaf])
         assert frontier_root(edge) == root(LEAVES[:n])
     assert frontier_root(extend(extend([], LEAVES[:7]), LEAVES[7:])) == root(LEAVES)
+
+
+def test_review_findings_on_verify(
+    audited: tuple[str, UUID], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row forged far below the first id, checkpoints deleted (or replaced: caught with
+    --expect), and a changed audit_leaf row named as such; the signer can be pinned."""
+    url, _case_id = audited
+    key = signing_key().public_key().public_bytes_raw().hex()
+    assert main(["checkpoint"]) == 0
+    first = json.loads(_checkpoints(url)[0])
+    capsys.readouterr()
+    assert main(["verify", "--public-key", key, "--expect", f"1:{first['root']}"]) == 0
+    assert main(["verify", "--public-key", "ab" * 32]) == 1
+    assert "signature invalid" in capsys.readouterr().err
+
+    _sql(url, [("UPDATE {s}.audit_leaf SET leaf_hash = %s WHERE position = 5", ("00" * 32,))])
+    assert main(["verify"]) == 1
+    assert "audit_leaf row 5 changed (the events match every signed root)" in (
+        capsys.readouterr().err
+    )
+    _sql(url, [("DELETE FROM {s}.audit_checkpoint_v2 WHERE seq = 1", ())])
+    assert main(["verify", "--expect", f"1:{first['root']}"]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint(s) 1 deleted" in err
+    assert "checkpoint 1: not the one published" in err
+    _sql(url, [
+        ("INSERT INTO {s}.ledger_events (originator_id, originator_version, topic, state, "
+         "notification_id) SELECT originator_id, 99, topic, state, %s FROM {s}.ledger_events "
+         "WHERE notification_id = 1", (-(2**62),)),
+    ])  # fmt: skip
+    assert main(["verify"]) == 1
+    assert "inserted: a row with notification id" in capsys.readouterr().err
+
+
+def _checkpoints(url: str) -> list[str]:
+    base, schema = url.split("?schema=")
+    with psycopg.connect(base) as connection:
+        rows = connection.execute(
+            f'SELECT row_to_json(c)::text FROM "{schema}".audit_checkpoint_v2 c ORDER BY seq'
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_the_verifier_refuses_bundles_that_prove_something_else(
+    audited: tuple[str, UUID], tmp_path: Path
+) -> None:
+    url, case_id = audited
+    key = signing_key().public_key().public_bytes_raw().hex()
+    path = tmp_path / "case.json"
+    assert main(["proof", "--case", str(case_id), "--out", str(path)]) == 0
+    bundle = json.loads(path.read_text())
+    with Ledger(url) as ledger:
+        other = next(n.originator_id for n in ledger.recorder.select_notifications(0, 500)
+                     if n.originator_id != case_id)  # fmt: skip
+    other_path = tmp_path / "other.json"
+    assert main(["proof", "--case", str(other), "--out", str(other_path)]) == 0
+    stranger = json.loads(other_path.read_text())["events"][0]
+
+    def refused(change: Any) -> bool:
+        altered = json.loads(json.dumps(bundle))
+        change(altered)
+        target = tmp_path / f"{uuid4().hex}.json"
+        target.write_text(json.dumps(altered))
+        return verifier.main([str(target), "--public-key", key]) == 1
+
+    assert refused(lambda b: b["events"].append(stranger))  # another case's event
+    assert refused(lambda b: b.update(events=[]))
+    assert refused(lambda b: b["events"].append(b["events"][0]))  # an event twice
+    assert refused(lambda b: b["events"].pop(0))  # version 1 left out
+    assert refused(lambda b: b["events"][0].update(index=b["events"][0]["index"] - 2**64))
+    assert refused(lambda b: b["events"][0].update(index=b["events"][0]["index"] + 0.5))
+    assert refused(lambda b: b["checkpoint"].update(seq=999))  # seq is signed
+
+
+def test_concurrent_reads_all_land_in_one_unbroken_access_chain(postgres_schema_url: str) -> None:
+    """Review finding: 32 concurrent readers lost reads (500s) on PostgreSQL."""
+    import threading
+
+    from infra.service_tables import verify_access_chain
+
+    with read_models(postgres_schema_url) as store:
+        store.create_tables([CASE_ACCESS])
+        failures: list[BaseException] = []
+
+        def read(n: int) -> None:
+            try:
+                for _ in range(15):
+                    record_access(store, f"reader-{n}", "uwv_reviewer", uuid4(), "read case")
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=read, args=(n,)) for n in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert store.query("SELECT COUNT(*) AS n FROM {case_access}")[0]["n"] == 16 * 15
+        assert verify_access_chain(store) == []

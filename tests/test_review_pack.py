@@ -29,9 +29,13 @@ def _case(case_id: str, *, first_year_evaluation: bool) -> list[dict[str, Any]]:
         line(case_id, "ReportedToOccupationalPhysician", day(3), actor=PHYSICIAN),
         line(case_id, "ProblemAnalysisCompleted", day(35), actor=PHYSICIAN),
         line(case_id, "PlanOfApproachAgreed", day(45), goal="own_work"),
-        line(case_id, "PlanEvaluated", day(85), adjustment="activities"),
         line(case_id, "UWVNotified", CLOCK.end_of_week(42)),
     ]
+    evaluated = day(85)  # s1: the plan is evaluated at least every six weeks
+    while evaluated <= ON:
+        adjustment = "activities" if evaluated == day(85) else "none"
+        lines.append(line(case_id, "PlanEvaluated", evaluated, adjustment=adjustment))
+        evaluated += timedelta(days=40)
     if first_year_evaluation:
         lines.append(line(case_id, "FirstYearEvaluationCompleted", CLOCK.end_of_week(50),
                           second_track_needed=False, no_second_track_reason="other"))  # fmt: skip
@@ -74,7 +78,8 @@ def test_a_complete_case_on_time(use_database: str, tmp_path: Path) -> None:
         assert by_name[name]["present"], name
         assert by_name[name]["on_time"], name
     assert by_name["current_occupational_physician_opinion"]["note"] == "current"
-    assert by_name["adjustments"]["dates"]
+    assert by_name["evaluations_and_adjustments"]["present"]
+    assert "1 adjusting the plan" in by_name["evaluations_and_adjustments"]["note"]
     assert pack["proof"]["events"]
     assert "All required documents are present." in html
 
@@ -91,3 +96,21 @@ def test_a_missing_first_year_evaluation_is_named_exactly(
     assert check["note"] == f"MISSING: was due {CLOCK.end_of_week(52).isoformat()}"
     assert "Missing: first_year_evaluation." in html
     assert "missing documents: first_year_evaluation" in capsys.readouterr().out
+
+
+def test_missing_evaluations_and_a_past_day_are_reported(use_database: str, tmp_path: Path) -> None:
+    """Review findings: an evaluation cycle left out is a missing document; a pack as of
+    an earlier day counts only what the file held then."""
+    case_id = str(uuid4())
+    lines = [x for x in _case(case_id, first_year_evaluation=True)
+             if x["type"] != "PlanEvaluated" or x["occurred_on"] < "2024-06-01"]  # fmt: skip
+    pack, _ = _pack(tmp_path, lines, case_id)
+    assert "evaluations_and_adjustments" in pack["review"]["missing_documents"]
+    week_30 = CLOCK.end_of_week(30).isoformat()
+    out = tmp_path / "early"
+    assert main(["review-pack", "--case", case_id, "--out", str(out), "--on", week_30]) == 0
+    early = json.loads((out / "review-pack.json").read_text())["review"]
+    by_name = {d["document"]: d for d in early["documents"]}
+    assert by_name["first_year_evaluation"]["present"] is False
+    assert by_name["first_year_evaluation"]["note"] == "not yet due"
+    assert by_name["final_evaluation"]["present"] is False

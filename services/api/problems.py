@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.rules import RuleViolation
+from infra.service_tables import AccessLogBusyError
 from services.importer import ImportRejectedError
 from services.ledger import DuplicateEventError, UnknownCaseError
 
@@ -151,6 +152,14 @@ def install(app: FastAPI) -> None:
             errors=[FieldProblem(field="event_id", message=str(error))],
         )
         return problem_response(problem)
+
+    @app.exception_handler(AccessLogBusyError)
+    async def _busy(_: Request, error: AccessLogBusyError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "busy", title="Too busy to record this read", status=503,
+            detail=str(error),
+        )  # fmt: skip
+        return problem_response(problem, {"Retry-After": "1"})
 
     @app.exception_handler(ImportRejectedError)
     async def _rejected(_: Request, error: ImportRejectedError) -> JSONResponse:
