@@ -12,13 +12,22 @@ Prints a table and appends a dated entry to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, commit, drop, fresh_url, lines_for, machine, pg_version, record
+from bench.common import (
+    ROOT,
+    bench_parser,
+    commit,
+    drop,
+    finish,
+    fresh_url,
+    lines_for,
+    machine,
+    pg_version,
+)
 from infra.audit import AuditLog, signing_key
 from infra.readmodel import read_models
 from services.importer import import_lines
@@ -88,20 +97,13 @@ def report(results: list[dict[str, Any]], version: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     results = [run(kind, base, args.events) for kind in args.stores.split(",")]
     text = report(results, pg_version(base))
-    print(text)
-    if not args.no_record:
-        record(text)
+    finish(text, args)
 
 
 if __name__ == "__main__":

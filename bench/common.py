@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -79,3 +80,21 @@ def record(text: str) -> None:
     """Append a result section to BENCHMARKS.md."""
     with (ROOT / "BENCHMARKS.md").open("a") as file:
         file.write("\n" + text)
+
+
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes; each adds its own."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
+    return parser
+
+
+def finish(text: str, args: argparse.Namespace) -> None:
+    """Print the results and, unless --no-record, append them to BENCHMARKS.md."""
+    print(text)
+    if not args.no_record:
+        record(text)

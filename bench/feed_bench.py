@@ -14,7 +14,6 @@ Prints a table and appends a dated entry to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -25,7 +24,17 @@ from uuid import uuid4
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from bench.common import ROOT, commit, drop, fresh_url, lines_for, machine, pg_version, record
+from bench.common import (
+    ROOT,
+    bench_parser,
+    commit,
+    drop,
+    finish,
+    fresh_url,
+    lines_for,
+    machine,
+    pg_version,
+)
 from domain.interchange import parse_line
 from domain.privacy import feed_message
 from infra.kafka import KafkaSettings, pseudonymizer
@@ -209,22 +218,15 @@ def report(results: list[dict[str, Any]], version: str, rate: float, seconds: fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=100.0, help="events/s for the lag test")
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     results = [run(k, base, args.events, args.rate, args.seconds) for k in args.stores.split(",")]
     text = report(results, pg_version(base), args.rate, args.seconds)
-    print(text)
-    if not args.no_record:
-        record(text)
+    finish(text, args)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Prints a table and appends a dated entry to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import subprocess
@@ -28,7 +27,16 @@ from uuid import uuid4
 import httpx
 import psycopg
 
-from bench.common import ROOT, commit, drop, fresh_url, machine, pg_version, record
+from bench.common import (
+    ROOT,
+    bench_parser,
+    commit,
+    drop,
+    finish,
+    fresh_url,
+    machine,
+    pg_version,
+)
 from domain.access import Principal, Role
 from services.api.auth import issue_token
 
@@ -192,14 +200,9 @@ def report(results: list[dict[str, Any]], version: str, threads: int, seconds: f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = bench_parser(__doc__)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     workdir = ROOT / "bench" / "out"
@@ -219,9 +222,7 @@ def main() -> None:
             process.wait(timeout=30)
             drop(url)
     text = report(results, pg_version(base), args.threads, args.seconds)
-    print(text)
-    if not args.no_record:
-        record(text)
+    finish(text, args)
 
 
 if __name__ == "__main__":

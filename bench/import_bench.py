@@ -12,14 +12,24 @@ Prints a table and appends a dated entry to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from bench.common import ROOT, commit, drop, fresh_url, lines_for, machine, pg_version, timed
+from bench.common import (
+    ROOT,
+    bench_parser,
+    commit,
+    drop,
+    finish,
+    fresh_url,
+    lines_for,
+    machine,
+    pg_version,
+    timed,
+)
 from domain.case import Case
 from services.importer import import_lines
 from services.ledger import Ledger, offer
@@ -108,23 +118,15 @@ def report(results: list[dict[str, Any]], pg_version: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     workdir = ROOT / "bench" / "out"
     workdir.mkdir(parents=True, exist_ok=True)
     results = [run(kind, base, args.events, workdir) for kind in args.stores.split(",")]
     text = report(results, pg_version(base))
-    print(text)
-    if not args.no_record:
-        with (ROOT / "BENCHMARKS.md").open("a") as file:
-            file.write("\n" + text)
+    finish(text, args)
 
 
 if __name__ == "__main__":

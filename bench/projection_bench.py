@@ -14,7 +14,6 @@ Prints a table and appends a dated entry to BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -26,7 +25,18 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
-from bench.common import ROOT, commit, drop, fresh_url, lines_for, machine, pg_version, timed
+from bench.common import (
+    ROOT,
+    bench_parser,
+    commit,
+    drop,
+    finish,
+    fresh_url,
+    lines_for,
+    machine,
+    pg_version,
+    timed,
+)
 from domain.deadlines import DeadlineStatus, case_deadlines
 from infra.readmodel import ReadModelStore, read_models
 from projections.catalogue import all_projections
@@ -253,14 +263,9 @@ def report(results: list[dict[str, Any]], version: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser = bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=50_000, help="log size for the rebuild")
     parser.add_argument("--repeat", type=int, default=30, help="runs per latency median")
-    parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     workdir = ROOT / "bench" / "out"
@@ -269,11 +274,7 @@ def main() -> None:
         run(kind, base, args.events, workdir, args.repeat) for kind in args.stores.split(",")
     ]
     text = report(results, pg_version(base))
-    print(text)
-    if not args.no_record:
-        from bench.common import record
-
-        record(text)
+    finish(text, args)
 
 
 if __name__ == "__main__":
