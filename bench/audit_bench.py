@@ -53,7 +53,7 @@ def run(kind: str, base: str, events: int) -> dict[str, Any]:
         url = fresh_url(base, kind, Path(workdir))
         try:
             with Ledger(url) as ledger, read_models(url) as store:
-                audit = AuditLog(ledger.recorder, store, signing_key())
+                audit = AuditLog(ledger.recorder, store, signing_key(create=True))
                 started = time.perf_counter()
                 for at in range(0, len(lines), BATCH):
                     import_lines(ledger, lines[at : at + BATCH])

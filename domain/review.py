@@ -52,7 +52,7 @@ def _document(
     on_time = None if not found or deadline is None else status is DeadlineStatus.DONE
     if found:
         late = deadline.days_late if deadline else None
-        note = "on time" if on_time else f"{late} days late" if late else "late"
+        note = "" if deadline is None else "on time" if on_time else f"{late} days late"
     elif required:
         note = f"MISSING: was due {due}"
     else:
@@ -75,7 +75,8 @@ def _adjustments(timeline: Sequence[ev.CaseEvent], on: date) -> DocumentCheck:
     return DocumentCheck(
         "evaluations_and_adjustments", "evaluaties en bijstellingen", bool(overdue) or bool(
             evaluations
-        ), not overdue, [e.occurred_on.isoformat() for e in evaluations], None, None, note,
+        ), bool(evaluations) and not overdue, [e.occurred_on.isoformat() for e in evaluations],
+        None, None, note,
     )  # fmt: skip
 
 

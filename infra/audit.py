@@ -62,7 +62,9 @@ AUDIT_CHECKPOINT = Table(
         ("access_hash", "text"),
     ),
     key=("seq",),
-    version=2,  # v2: also signs the head of the access log's hash chain
+    # v2 signed the access-log head; v3 also signs seq and key (a new note: the tree
+    # and its checkpoints start afresh on upgrade)
+    version=3,
 )
 
 
@@ -276,7 +278,7 @@ class AuditLog:
 
         ``public_key`` pins the signer (default: the configured key's); ``expect`` holds
         (seq, root) pairs published outside the ledger, which must still be there."""
-        key = public_key or (public_hex(self.key) if self.key else None)
+        key = (public_key or (public_hex(self.key) if self.key else "")).lower() or None
         if key is None:
             raise MissingKeyError("no key to check signatures against: pass --public-key")
         notifications = self._stored()
@@ -292,7 +294,8 @@ class AuditLog:
         first_bad = next(
             (i for i, (s, r) in enumerate(zip(stored, recorded, strict=False)) if s != r), None
         )
-        if first_bad is not None and not roots and checkpoints:
+        signed = max((int(c["tree_size"]) for c in checkpoints), default=0)
+        if first_bad is not None and not roots and first_bad < signed:
             report.problems.append(
                 f"audit_leaf row {first_bad} changed (the events match every signed root)"
             )

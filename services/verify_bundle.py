@@ -50,6 +50,7 @@ def checkpoint_note(cp: dict[str, Any]) -> bytes:
 
 
 def check_signature(cp: dict[str, Any], pinned: str | None) -> None:
+    pinned = pinned.lower() if pinned else None
     key_hex = pinned or cp["key"]
     if pinned is not None and cp["key"] != pinned:
         raise Refused(f"checkpoint {cp['seq']} is signed by another key than the pinned one")

@@ -96,7 +96,7 @@ TAMPERING: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
     "inserted": [("INSERT INTO {s}.ledger_events (originator_id, originator_version, topic, "
                   "state, notification_id) SELECT %s, 1, topic, state, 0 FROM {s}.ledger_events "
                   "WHERE notification_id = 1", (uuid4(),))],
-    "checkpoint": [("UPDATE {s}.audit_checkpoint_v2 SET root = %s WHERE seq = 1", ("00" * 32,))],
+    "checkpoint": [("UPDATE {s}.audit_checkpoint_v3 SET root = %s WHERE seq = 1", ("00" * 32,))],
     "access changed": [("UPDATE {s}.case_access_v2 SET subject = 'nobody' WHERE seq = 2", ())],
     "access removed": [("DELETE FROM {s}.case_access_v2 WHERE seq = 3", ())],
 }  # fmt: skip
@@ -215,6 +215,7 @@ def test_review_findings_on_verify(
     first = json.loads(_checkpoints(url)[0])
     capsys.readouterr()
     assert main(["verify", "--public-key", key, "--expect", f"1:{first['root']}"]) == 0
+    assert main(["verify", "--public-key", key.upper()]) == 0  # hex in either case
     assert main(["verify", "--public-key", "ab" * 32]) == 1
     assert "signature invalid" in capsys.readouterr().err
 
@@ -223,7 +224,7 @@ def test_review_findings_on_verify(
     assert "audit_leaf row 5 changed (the events match every signed root)" in (
         capsys.readouterr().err
     )
-    _sql(url, [("DELETE FROM {s}.audit_checkpoint_v2 WHERE seq = 1", ())])
+    _sql(url, [("DELETE FROM {s}.audit_checkpoint_v3 WHERE seq = 1", ())])
     assert main(["verify", "--expect", f"1:{first['root']}"]) == 1
     err = capsys.readouterr().err
     assert "checkpoint(s) 1 deleted" in err
@@ -241,7 +242,7 @@ def _checkpoints(url: str) -> list[str]:
     base, schema = url.split("?schema=")
     with psycopg.connect(base) as connection:
         rows = connection.execute(
-            f'SELECT row_to_json(c)::text FROM "{schema}".audit_checkpoint_v2 c ORDER BY seq'
+            f'SELECT row_to_json(c)::text FROM "{schema}".audit_checkpoint_v3 c ORDER BY seq'
         ).fetchall()
     return [r[0] for r in rows]
 
