@@ -42,7 +42,6 @@ from infra.readmodel import ReadModelStore, Table
 from infra.service_tables import CASE_ACCESS, access_head, verify_access_chain
 
 ORIGIN = "reintegration-ledger"
-FIRST = -(2**62)  # below any notification id
 AUDIT_LEAF = Table(
     name="audit_leaf",
     columns=(("position", "integer"), ("notification_id", "integer"), ("leaf_hash", "text")),

@@ -150,7 +150,7 @@ def find_deadlines(
         "ORDER BY due_on, case_id, deadline, cycle",
         values,
     )
-    found = [CaseDeadline(UUID(row["case_id"]), _fact(row).as_of(query.on)) for row in rows]
+    found = [CaseDeadline(UUID(row["case_id"]), fact_from_row(row).as_of(query.on)) for row in rows]
     found.extend(_replayed(store, query, replay))
     return sorted(
         (row for row in found if query.matches(row)),
@@ -185,7 +185,7 @@ def _replayed(store: ReadModelStore, query: DeadlineQuery, replay: Replay) -> li
     ]
 
 
-def _fact(row: Row) -> DeadlineFact:
+def fact_from_row(row: Row) -> DeadlineFact:
     return DeadlineFact(
         deadline=row["deadline"],
         cycle=row["cycle"],

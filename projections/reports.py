@@ -34,7 +34,7 @@ from domain.outcomes import (
     outcome_on,
 )
 from infra.readmodel import ReadModelStore, Row
-from projections.deadlines import _fact
+from projections.deadlines import fact_from_row
 
 COUNTED = (DeadlineStatus.DONE, DeadlineStatus.DONE_LATE, DeadlineStatus.OVERDUE)
 GROUPINGS = {
@@ -178,9 +178,9 @@ def deadline_report(
     )
     kinds: dict[str, list[int]] = {}
     for row in rows:
-        deadline = _fact(row).as_of(on)
+        deadline = fact_from_row(row).as_of(on)
         if deadline.done_on is not None and deadline.done_on > on:
-            deadline = _fact({**row, "done_on": None}).as_of(on)
+            deadline = fact_from_row({**row, "done_on": None}).as_of(on)
         if deadline.status in COUNTED:
             kinds.setdefault(deadline.deadline, []).append(deadline.days_late or 0)
     report: list[dict[str, Any]] = []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -160,12 +159,3 @@ class Feed:
 def feed_status(store: ReadModelStore) -> list[dict[str, Any]]:
     store.create_tables([FEED_STATUS])
     return store.query("SELECT topic, state, detail, at FROM {feed_status} ORDER BY topic")
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False

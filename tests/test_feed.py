@@ -7,7 +7,8 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -18,12 +19,21 @@ from kafka import KafkaConsumer, TopicPartition
 from infra.kafka import KafkaSettings
 from infra.readmodel import ReadModelStore, read_models
 from infra.tansu import Broker
-from services.feed import Feed, feed_status, wait_for
+from services.feed import Feed, feed_status
 from services.importer import import_lines, numbered
 from services.ledger import Ledger
 from services.simulate import simulate
 
 KEY = b"feed-test-pseudonym-key"
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.fixture
