@@ -192,6 +192,28 @@ def may_read_statistics(principal: Principal, about_employer: str | None) -> Dec
     return _ALLOWED
 
 
+def default_employer(principal: Principal, employer: str | None) -> str | None:
+    """The employer a list is about: the one asked for, or a token's only employer."""
+    if employer is None and principal.employers is not None and len(principal.employers) == 1:
+        return next(iter(principal.employers))
+    return employer
+
+
+def may_list_deadlines(principal: Principal, employer: str | None) -> Decision:
+    """Deadline lists span cases: unscoped roles may list any; scoped ones only the
+    employers they serve, named (``default_employer`` fills in a single one)."""
+    if principal.role not in READS_CASES:
+        return Decision(False, "analysts see statistics only", SOURCE)
+    if principal.employers is not None and (employer is None or not principal.serves(employer)):
+        return Decision(
+            False,
+            f"{principal.role.value} {principal.subject} may list deadlines only of the "
+            f"employers it serves ({', '.join(sorted(principal.employers))}): pass employer=",
+            SOURCE,
+        )
+    return _ALLOWED
+
+
 SMALL_GROUP = 10  # the smallest group an analyst may see (no person singled out)
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from domain import events as ev
-from domain.access import READS_CASES, Principal, suppress_below
+from domain.access import READS_CASES, Principal, default_employer, suppress_below
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
 from projections.deadlines import DeadlineQuery, find_deadlines
@@ -113,8 +113,7 @@ def dashboard(
     if caller.role not in READS_CASES:
         return RedirectResponse("/ui/statistics", status_code=303)  # type: ignore[return-value]
     day = on or date.today()
-    if caller.employers is not None and employer is None and len(caller.employers) == 1:
-        employer = next(iter(caller.employers))
+    employer = default_employer(caller, employer)
     if employer is None and case_manager is None:
         return _page(request, "dashboard.html", choose=_employers(request, caller), day=day,
                      rows=[], counts={}, filters={})  # fmt: skip

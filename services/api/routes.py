@@ -15,10 +15,11 @@ from pydantic import ValidationError
 from domain.access import (
     IMPORTS,
     READS_ACCESS_LOG,
-    READS_CASES,
     Principal,
     Role,
+    default_employer,
     may_export,
+    may_list_deadlines,
     may_read_access_log,
     may_read_statistics,
     suppress_below,
@@ -270,18 +271,10 @@ def list_deadlines(
 
 
 def employer_scope(caller: Principal, employer: str | None, case_manager: str | None) -> str | None:
-    if caller.role not in READS_CASES:
-        raise forbidden("analysts see statistics only", "poortwachter.md s5")
-    if caller.employers is not None:
-        if employer is None and len(caller.employers) == 1:
-            employer = next(iter(caller.employers))
-        if employer is None or employer not in caller.employers:
-            raise forbidden(
-                f"{caller.role.value} {caller.subject} may list deadlines only of the "
-                f"employers it serves ({', '.join(sorted(caller.employers))}): pass employer=",
-                "poortwachter.md s5",
-            )
-    elif employer is None and case_manager is None:
+    """The employer of a deadline list, if the caller may list it (rules in domain.access)."""
+    employer = default_employer(caller, employer)
+    commands.allow(may_list_deadlines(caller, employer))
+    if employer is None and case_manager is None:
         raise ProblemError(
             422, "invalid-request", "Say whose deadlines",
             "pass employer= or case_manager= (or both)",
