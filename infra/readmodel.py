@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -199,6 +199,35 @@ def _values(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
     return [tuple(row[column] for column in table.column_names) for row in rows]
 
 
+def _run_plan(
+    cursor: Any,
+    changes: Sequence[Change],
+    name_of: Callable[[Table], str],
+    mark: str,
+    delete_in: Callable[[str, str, list[Any]], tuple[str, list[Any]]],
+) -> None:
+    """Execute a batch's statements (``_planned``) in the dialect given by its parts."""
+    for action, table, args in _planned(changes):
+        name = name_of(table)
+        if action == "delete_in":
+            column, keys = args
+            cursor.execute(*delete_in(name, column, keys))
+        elif action == "delete":
+            (where,) = args
+            cursor.execute(_delete(table, name, where, mark), [*where.values()])
+        else:
+            cursor.executemany(_insert(table, name, mark), _values(table, args))
+
+
+def _delete_in_sqlite(name: str, column: str, keys: list[Any]) -> tuple[str, list[Any]]:
+    marks = ", ".join("?" for _ in keys)
+    return f"DELETE FROM {name} WHERE {column} IN ({marks})", keys
+
+
+def _delete_in_pg(name: str, column: str, keys: list[Any]) -> tuple[str, list[Any]]:
+    return f"DELETE FROM {name} WHERE {column} = ANY(%s)", [keys]
+
+
 class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
     def create_tables(self, tables: Sequence[Table]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -228,18 +257,7 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
             found = self._lock_position(cursor, projection)
             if found != expected:
                 raise PositionConflict(projection, expected, found)
-            for action, table, args in _planned(changes):
-                if action == "delete_in":
-                    column, keys = args
-                    marks = ", ".join("?" for _ in keys)
-                    cursor.execute(
-                        f"DELETE FROM {table.physical} WHERE {column} IN ({marks})", keys
-                    )
-                elif action == "delete":
-                    (where,) = args
-                    cursor.execute(_delete(table, table.physical, where, "?"), [*where.values()])
-                else:
-                    cursor.executemany(_insert(table, table.physical, "?"), _values(table, args))
+            _run_plan(cursor, changes, lambda t: t.physical, "?", _delete_in_sqlite)
             self._insert_tracking(cursor, Tracking(projection, position))
 
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
@@ -303,18 +321,7 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
             found = self._lock_position(cursor, projection)
             if found != expected:
                 raise PositionConflict(projection, expected, found)
-            for action, table, args in _planned(changes):
-                name = self._qualified(table.physical)
-                if action == "delete_in":
-                    column, keys = args
-                    sql = f"DELETE FROM {name} WHERE {column} = ANY(%s)"
-                    cursor.execute(cast(Any, sql), [keys])
-                elif action == "delete":
-                    (where,) = args
-                    sql = _delete(table, name, where, "%s")
-                    cursor.execute(cast(Any, sql), [*where.values()])
-                else:
-                    cursor.executemany(cast(Any, _insert(table, name, "%s")), _values(table, args))
+            _run_plan(cursor, changes, lambda t: self._qualified(t.physical), "%s", _delete_in_pg)
             self._insert_tracking(cursor, Tracking(projection, position))
 
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
