@@ -46,6 +46,7 @@ test: install services browser lint typecheck ## everything CI runs: lint, types
 
 schema: install ## regenerate schemas/interchange-event.json from the event catalogue
 	$(BIN)/ledger schema > schemas/interchange-event.json
+	$(BIN)/ledger feed --schema > schemas/feed-message.json
 
 bench: install services ## benchmarks with same-run baselines; results appended to BENCHMARKS.md
 	$(BIN)/python -m bench.import_bench --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}

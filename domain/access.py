@@ -85,15 +85,22 @@ _PHYSICIAN: frozenset[type[ev.CaseEvent]] = frozenset(
         ev.SicknessResumed,
         ev.PlanEvaluated,
         ev.FinalEvaluationCompleted,
+        ev.MedicalNoteRecorded,
     }
 )
+# Record keeping by the administrator. PersonalDataErased is absent on purpose: only
+# ``ledger erase`` records it, together with destroying the keys.
+_ADMINISTRATOR: frozenset[type[ev.CaseEvent]] = frozenset(ev.CATALOGUE.values()) - {
+    ev.PersonalDataErased,
+    ev.MedicalNoteRecorded,  # the physician's own notes
+}
 RECORDS: Mapping[Role, frozenset[type[ev.CaseEvent]]] = {
     Role.EMPLOYER: _EMPLOYER_SIDE,
     Role.CASE_MANAGER: _EMPLOYER_SIDE,
     Role.OCCUPATIONAL_PHYSICIAN: _PHYSICIAN,
     Role.UWV_REVIEWER: frozenset(),
     Role.ANALYST: frozenset(),
-    Role.ADMIN: frozenset(ev.CATALOGUE.values()),  # incl. UWV decisions arriving from UWV
+    Role.ADMIN: _ADMINISTRATOR,  # incl. UWV decisions arriving from UWV, legal holds
 }
 # Only the occupational physician judges the degree of incapacity (s5).
 INCAPACITY_FIELD = "incapacity_percent"
@@ -104,6 +111,8 @@ READS_ACCESS_LOG: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 EXPORTS: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 IMPORTS: frozenset[Role] = frozenset({Role.ADMIN})
 READS_STATISTICS: frozenset[Role] = frozenset(Role)
+# Medical data only reachable by the occupational physician (s5).
+READS_MEDICAL: frozenset[Role] = frozenset({Role.OCCUPATIONAL_PHYSICIAN})
 
 _ALLOWED = Decision(True, "allowed", SOURCE)
 
@@ -136,8 +145,6 @@ def may_record(
         return may_read_case(principal, employer_id)
     allowed = RECORDS[principal.role]
     target = corrected_class if event_class in ev.CORRECTION_TYPES else event_class
-    if principal.role is Role.ADMIN:
-        return _ALLOWED
     if target is None or target not in allowed:
         what = target.__name__ if target else event_class.__name__
         return Decision(
@@ -146,6 +153,8 @@ def may_record(
             + (" (nor correct it)" if corrected_class else ""),
             SOURCE,
         )
+    if principal.role is Role.ADMIN:
+        return _ALLOWED
     corrected = data.get("corrected_data")
     fields = set(data) | (set(corrected) if isinstance(corrected, dict) else set())
     if IDENTITY_FIELDS & fields - set(data):
@@ -162,6 +171,12 @@ def may_record(
             f"({INCAPACITY_FIELD})",
             SOURCE,
         )
+    return _ALLOWED
+
+
+def may_read_medical(principal: Principal) -> Decision:
+    if principal.role not in READS_MEDICAL:
+        return Decision(False, "medical data is for the occupational physician alone", SOURCE)
     return _ALLOWED
 
 

@@ -10,6 +10,7 @@ from eventsourcing.domain import BaseAggregate, datetime_now_with_tzinfo
 from eventsourcing.utils import get_topic
 
 from domain import events as ev
+from domain.retention import FileStatus, file_status
 from domain.rules import (
     CASE_OPENS_WITH_REPORT,
     ONE_SICKNESS_REPORT,
@@ -38,7 +39,9 @@ class Case(BaseAggregate[UUID]):
 
     def remember(self, event: ev.CaseEvent) -> None:
         current = self._current
-        if current is not None and _sorts_last(current, event):
+        if isinstance(event, ev.RecordKeepingEvent):
+            pass  # not a fact of the case: the state stays as it is
+        elif current is not None and _sorts_last(current, event):
             self._current = evolve(current, event)
         else:
             self._current = None
@@ -60,6 +63,8 @@ class Case(BaseAggregate[UUID]):
         """Raise ``RuleViolation`` unless ``event`` may be recorded next."""
         current = self.current
         check_recording(self.history, event, closed=current.closed_on is not None)
+        if isinstance(event, ev.RecordKeepingEvent):
+            return
         if _sorts_last(current, event):
             check_next_event(current, event)
         else:
@@ -137,6 +142,11 @@ class Case(BaseAggregate[UUID]):
         self, *, as_of: date | None = None, known_at: datetime | None = None
     ) -> list[ev.CaseEvent]:
         return effective_events(self.history, as_of=as_of, known_at=known_at)
+
+    @property
+    def file(self) -> FileStatus:
+        """Record keeping: legal hold and erasure."""
+        return file_status(self.history)
 
     def state(self, *, as_of: date | None = None, known_at: datetime | None = None) -> CaseState:
         """What the file says on ``as_of`` (business date) as known at ``known_at``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
@@ -29,6 +29,22 @@ Reference = Annotated[
 ]
 Percent = Annotated[int, Field(ge=1, le=100)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+# What the occupational physician writes down; only that role can read it back.
+MedicalText = Annotated[
+    str, StringConstraints(min_length=1, max_length=5000, strip_whitespace=True)
+]
+
+
+class Withheld(BaseModel):
+    """A protected value the reader does not get: its key was destroyed (``erased``,
+    crypto-shredding) or it is medical and the reader is not the occupational physician.
+
+    Only reading produces it; an event that carries one cannot be recorded.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    withheld: Literal["erased", "medical"]
 
 
 class ActorRole(StrEnum):
@@ -162,6 +178,7 @@ ENVELOPE_FIELDS = frozenset(
         "event_id",
         "occurred_on",
         "actor",
+        "subject_id",  # set by the ledger, never by a writer (see SicknessReported)
     }
 )
 
@@ -205,10 +222,17 @@ class CaseEvent(BaseModel, CanMutateAggregate[UUID]):
 
 
 class SicknessReported(CaseEvent, CanInitAggregate[UUID]):
-    """The employee reported sick - *ziekmelding*. Opens the case."""
+    """The employee reported sick - *ziekmelding*. Opens the case.
+
+    Version 2 adds ``subject_id``: the ledger's random pseudonym of the employee,
+    which names the employee's keys and outlives their erasure (issue 9).
+    """
+
+    class_version: ClassVar[int] = 2
 
     originator_topic: str
-    employee_id: Reference
+    employee_id: Reference | Withheld
+    subject_id: UUID | None = None
     employer_id: Reference
     first_sick_day: date
     incapacity_percent: Percent = 100
@@ -218,6 +242,11 @@ class SicknessReported(CaseEvent, CanInitAggregate[UUID]):
     safety_net: bool = False
     workplace_accident: bool = False
     liable_third_party: bool = False
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Nothing to move: a report stored before version 2 has no subject (``None``), and
+        its personal data was stored in plain text. ``subject_id`` is never interchange data."""
 
 
 class ReportedToOccupationalPhysician(CaseEvent):
@@ -342,7 +371,7 @@ class ExpertOpinionIssued(CaseEvent):
 class WagePaymentSuspended(CaseEvent):
     """Wages withheld until control rules are followed - *opschorting* (art. 7:629 lid 6 BW)."""
 
-    reason: Reason
+    reason: Reason | Withheld
 
 
 class WagePaymentSuspensionLifted(CaseEvent):
@@ -408,7 +437,7 @@ class EventCorrected(CaseEvent):
     """A recorded event was wrong; this states what it should have said - *correctie*."""
 
     corrects: UUID
-    reason: Reason
+    reason: Reason | Withheld
     corrected_occurred_on: date | None = None
     corrected_data: dict[str, Any] | None = None
 
@@ -417,6 +446,50 @@ class EventRetracted(CaseEvent):
     """A recorded event should never have been recorded - *intrekking*."""
 
     retracts: UUID
+    reason: Reason | Withheld
+
+
+class MedicalNoteRecorded(CaseEvent):
+    """The occupational physician's note of a consultation - *spreekuurverslag*.
+
+    Medical data (rules reference section 5): encrypted with the employee's medical
+    key, readable only in the occupational-physician role.
+    """
+
+    note: MedicalText | Withheld
+
+
+class RecordKeepingEvent(CaseEvent):
+    """A fact about the file rather than about the sickness: it never changes the case's
+    state, deadlines or statistics, and may be recorded on a closed case."""
+
+
+class ErasureGround(StrEnum):
+    """Why personal data was erased (rules reference section 5, AVG)."""
+
+    RETENTION_ENDED = "retention_ended"  # the retention period of section 5 ended
+    ERASURE_REQUEST = "erasure_request"  # art. 17 AVG, request of the employee
+
+
+class PersonalDataErased(RecordKeepingEvent):
+    """The employee's keys were destroyed - *vernietiging persoonsgegevens*.
+
+    Who and when are the actor and ``recorded_at``; ``reason`` must not name the person.
+    """
+
+    ground: ErasureGround
+    reason: Reason
+
+
+class LegalHoldPlaced(RecordKeepingEvent):
+    """A dispute keeps the file beyond its retention period - *bewaren wegens geschil*."""
+
+    reason: Reason
+
+
+class LegalHoldLifted(RecordKeepingEvent):
+    """The dispute ended; the retention period applies again - *einde bewaarplicht*."""
+
     reason: Reason
 
 
@@ -462,5 +535,9 @@ CATALOGUE: dict[str, type[CaseEvent]] = {
         CaseClosed,
         EventCorrected,
         EventRetracted,
+        MedicalNoteRecorded,
+        PersonalDataErased,
+        LegalHoldPlaced,
+        LegalHoldLifted,
     )
 }

@@ -11,19 +11,57 @@ people and cases, nothing medical, no free text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from enum import StrEnum
 from typing import Any
 
 from pydantic import StringConstraints
 
 from domain import events as ev
 
-PERSON_FIELDS = frozenset({"employee_id", "case_manager_id", "occupational_physician_id"})
-MEDICAL_FIELDS = frozenset({"prognosis"})
+PERSON_FIELDS = frozenset({"subject_id", "case_manager_id", "occupational_physician_id"})
+# Dropped: the employee's own identifier (the subject pseudonym stands in for it), medical
+# judgements and notes.
+DROPPED_FIELDS = frozenset({"employee_id", "prognosis", "note"})
 PERSON_ROLES = frozenset(
     {ev.ActorRole.EMPLOYEE, ev.ActorRole.CASE_MANAGER, ev.ActorRole.OCCUPATIONAL_PHYSICIAN}
 )
-FEED_SCHEMA_VERSION = 1
+FEED_SCHEMA_VERSION = 2  # v2: the employee is the pseudonym of subject_id, never employee_id
+
+
+class Protection(StrEnum):
+    """How a stored field is encrypted: with the employee's personal or medical key."""
+
+    PERSONAL = "personal"
+    MEDICAL = "medical"
+
+
+# The fields stored encrypted with the employee's keys (issue 9). Identifiers of the
+# employee and free text people type about them are personal; the physician's notes are
+# medical. Enumerations, dates and organisations stay readable: deadlines and statistics
+# need them, and they survive erasure unchanged.
+PROTECTED: dict[type[ev.CaseEvent], dict[str, Protection]] = {
+    ev.SicknessReported: {"employee_id": Protection.PERSONAL},
+    ev.WagePaymentSuspended: {"reason": Protection.PERSONAL},
+    ev.EventCorrected: {"reason": Protection.PERSONAL},
+    ev.EventRetracted: {"reason": Protection.PERSONAL},
+    ev.MedicalNoteRecorded: {"note": Protection.MEDICAL},
+}
+
+
+PROTECTED_BY_NAME = {cls.__name__: fields for cls, fields in PROTECTED.items()}
+
+
+def protected_fields(event_class: type[ev.CaseEvent]) -> dict[str, Protection]:
+    return PROTECTED.get(event_class, {})
+
+
+def withheld_fields(event: ev.CaseEvent) -> Iterator[str]:
+    """The names of fields of ``event`` that hold a ``Withheld`` placeholder."""
+    for name in type(event).model_fields:
+        if isinstance(getattr(event, name), ev.Withheld):
+            yield name
+
 
 Pseudonym = Callable[[str], str]
 
@@ -44,10 +82,10 @@ FREE_TEXT: dict[str, frozenset[str]] = {
 
 
 def _data(event_type: str, data: dict[str, Any], pseudonym: Pseudonym) -> dict[str, Any]:
-    removed = MEDICAL_FIELDS | FREE_TEXT[event_type]
+    removed = DROPPED_FIELDS | FREE_TEXT[event_type] | set(PROTECTED_BY_NAME.get(event_type, {}))
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
-        if name in removed:
+        if name in removed or (isinstance(value, dict) and "withheld" in value):
             continue
         if name in PERSON_FIELDS and value is not None:
             cleaned[name] = pseudonym(str(value))
@@ -55,15 +93,18 @@ def _data(event_type: str, data: dict[str, Any], pseudonym: Pseudonym) -> dict[s
             cleaned[name] = {  # a correction of any type: drop what could identify
                 k: (pseudonym(str(v)) if k in PERSON_FIELDS and v is not None else v)
                 for k, v in value.items()
-                if k not in MEDICAL_FIELDS and k != "reason"
+                if k not in DROPPED_FIELDS and k != "reason"
             }
         else:
             cleaned[name] = value
     return cleaned
 
 
-def feed_message(line: dict[str, Any], pseudonym: Pseudonym) -> dict[str, Any]:
-    """The analytics form of an interchange line (``domain.interchange.to_line``)."""
+def feed_message(
+    line: dict[str, Any], pseudonym: Pseudonym, subject_id: str | None = None
+) -> dict[str, Any]:
+    """The analytics form of an interchange line (``domain.interchange.to_line``); a
+    sickness report carries the pseudonym of its ``subject_id`` (its employee)."""
     actor = line["actor"]
     actor_id = (
         pseudonym(actor["id"]) if ev.ActorRole(actor["role"]) in PERSON_ROLES else actor["id"]
@@ -78,6 +119,8 @@ def feed_message(line: dict[str, Any], pseudonym: Pseudonym) -> dict[str, Any]:
         "actor": {"role": actor["role"], "id": actor_id},
         "data": _data(line["type"], line["data"], pseudonym),
     }
+    if subject_id is not None:
+        message["data"]["subject_id"] = pseudonym(subject_id)
     if "class_version" in line:
         message["class_version"] = line["class_version"]
     return message

@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from domain import events as ev
+from domain.privacy import protected_fields, withheld_fields
+from domain.retention import file_status
 from domain.sicktime import MAX_SANCTION_WEEKS, RELAPSE_WINDOW_DAYS
 from domain.state import CaseState, CaseStatus, SecondTrackStatus, evolve, initial_state
 from domain.timeline import corrected, effective_events
@@ -120,6 +122,36 @@ NOT_RECORDED_BEFORE_OCCURRED = _rule(
     "poortwachter.md, bitemporal events: recorded_at is when the ledger learned the fact",
     "an event cannot be recorded before the (Dutch) day on which it occurred",
 )
+PROTECTED_NOT_CORRECTED = _rule(
+    "protected_fields_not_corrected_in_place",
+    "poortwachter.md section 5 (AVG); issue 9: erasure must reach every copy",
+    "a personal or medical field is corrected by retracting the event and recording it again",
+)
+NOTHING_WITHHELD_RECORDED = _rule(
+    "withheld_values_cannot_be_recorded",
+    "issue 9: a withheld placeholder stands for a value the reader may not see",
+    "an event cannot be recorded with an erased or medical placeholder in a field",
+)
+LEGAL_HOLD_ORDER = _rule(
+    "legal_hold_placed_then_lifted",
+    "poortwachter.md section 5 (retention: longer in a dispute)",
+    "a legal hold is placed when none is active and lifted only when one is",
+)
+ERASURE_BLOCKED_BY_HOLD = _rule(
+    "no_erasure_under_legal_hold",
+    "poortwachter.md section 5 (retention: longer in a dispute)",
+    "personal data of a file under legal hold cannot be erased; lift the hold first",
+)
+ERASED_ONCE = _rule(
+    "personal_data_erased_once",
+    "issue 9 (crypto-shredding)",
+    "a file's personal data is erased once; its keys no longer exist",
+)
+ERASURE_ONLY_BY_COMMAND = _rule(
+    "personal_data_erased_only_by_erase",
+    "issue 9: the erasure event and the destruction of the keys happen together",
+    "PersonalDataErased is recorded by `ledger erase`, never imported or posted",
+)
 
 RULES: tuple[Rule, ...] = (
     NOT_BEFORE_FIRST_SICK_DAY,
@@ -138,6 +170,12 @@ RULES: tuple[Rule, ...] = (
     CORRECTION_SAME_CASE,
     CORRECTION_FITS_EVENT,
     NOT_RECORDED_BEFORE_OCCURRED,
+    PROTECTED_NOT_CORRECTED,
+    NOTHING_WITHHELD_RECORDED,
+    LEGAL_HOLD_ORDER,
+    ERASURE_BLOCKED_BY_HOLD,
+    ERASED_ONCE,
+    ERASURE_ONLY_BY_COMMAND,
 )
 
 
@@ -184,6 +222,13 @@ def check_recording(
             "occurred_on",
             candidate,
         )
+    for name in withheld_fields(candidate):
+        _raise(
+            NOTHING_WITHHELD_RECORDED,
+            f"{name} holds a withheld placeholder, not a value",
+            f"data.{name}",
+            candidate,
+        )
     if not history:
         if not isinstance(candidate, ev.SicknessReported):
             _raise(
@@ -197,6 +242,8 @@ def check_recording(
         _raise(ONE_SICKNESS_REPORT, "case already has a SicknessReported", "type", candidate)
     if isinstance(candidate, ev.EventCorrected | ev.EventRetracted):
         _check_correction(history, candidate)
+    elif isinstance(candidate, ev.RecordKeepingEvent):
+        _check_record_keeping(history, candidate)
     elif closed:
         _raise(
             CLOSED_ONLY_CORRECTIONS,
@@ -204,6 +251,24 @@ def check_recording(
             "type",
             candidate,
         )
+
+
+def _check_record_keeping(history: Sequence[ev.CaseEvent], candidate: ev.CaseEvent) -> None:
+    file = file_status(history)
+    if isinstance(candidate, ev.LegalHoldPlaced) and file.legal_hold:
+        _raise(LEGAL_HOLD_ORDER, "the file is already under legal hold", "type", candidate)
+    if isinstance(candidate, ev.LegalHoldLifted) and not file.legal_hold:
+        _raise(LEGAL_HOLD_ORDER, "the file is not under legal hold", "type", candidate)
+    if isinstance(candidate, ev.PersonalDataErased):
+        if file.legal_hold:
+            _raise(
+                ERASURE_BLOCKED_BY_HOLD,
+                "the file is under legal hold (LegalHoldPlaced); lift the hold first",
+                "type",
+                candidate,
+            )
+        if file.erased_on is not None:
+            _raise(ERASED_ONCE, f"already erased on {file.erased_on}", "type", candidate)
 
 
 def _check_correction(
@@ -231,7 +296,7 @@ def _check_correction(
 def _check_retraction(
     history: Sequence[ev.CaseEvent], candidate: ev.EventRetracted, target: ev.CaseEvent
 ) -> None:
-    if isinstance(target, ev.EventRetracted | ev.SicknessReported):
+    if isinstance(target, ev.EventRetracted | ev.SicknessReported | ev.RecordKeepingEvent):
         _raise(
             CORRECTION_SAME_CASE,
             f"a {target.type} cannot be retracted"
@@ -256,6 +321,22 @@ def _check_corrected_fields(candidate: ev.EventCorrected, target: ev.CaseEvent) 
         _raise(
             CORRECTION_FITS_EVENT,
             f"a {target.type} cannot be corrected; retract it and record a new one",
+            "data.corrects",
+            candidate,
+        )
+    for name in candidate.corrected_data or {}:
+        if name in protected_fields(type(target)):
+            _raise(
+                PROTECTED_NOT_CORRECTED,
+                f"{target.type}.{name} is personal or medical data; retract the event and "
+                "record it again",
+                f"data.corrected_data.{name}",
+                candidate,
+            )
+    if isinstance(target, ev.RecordKeepingEvent):
+        _raise(
+            CORRECTION_FITS_EVENT,
+            f"a {target.type} cannot be corrected; record the opposite fact instead",
             "data.corrects",
             candidate,
         )

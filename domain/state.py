@@ -75,7 +75,7 @@ class CaseState:
     """What the file says about a case, derived from its effective events."""
 
     case_id: UUID
-    employee_id: str
+    employee_id: str | ev.Withheld  # withheld once the employee's keys are erased
     employer_id: str
     sector: str | None
     first_sick_day: date
@@ -99,6 +99,7 @@ class CaseState:
     last_event_type: str | None = None
     last_event_on: date | None = None
     event_count: int = 0
+    subject_id: UUID | None = None  # the ledger's pseudonym of the employee
     # The business dates of each kind of fact, for deadlines and reviews.
     milestones: dict[str, tuple[date, ...]] = field(default_factory=dict)
 
@@ -139,7 +140,9 @@ class CaseState:
     def to_json(self, on: date) -> dict[str, Any]:
         return {
             "case_id": str(self.case_id),
-            "employee_id": self.employee_id,
+            "employee_id": self.employee_id
+            if isinstance(self.employee_id, str)
+            else self.employee_id.model_dump(),
             "employer_id": self.employer_id,
             "sector": self.sector,
             "status": self.status.value,
@@ -245,6 +248,7 @@ def initial_state(report: ev.SicknessReported) -> CaseState:
     return CaseState(
         case_id=report.originator_id,
         employee_id=report.employee_id,
+        subject_id=report.subject_id,
         employer_id=report.employer_id,
         sector=report.sector,
         first_sick_day=report.first_sick_day,

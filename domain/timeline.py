@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.events import CaseEvent, EventCorrected, EventRetracted
+from domain.events import CaseEvent, EventCorrected, EventRetracted, RecordKeepingEvent
 
 
 def known_by(history: Iterable[CaseEvent], known_at: datetime | None) -> list[CaseEvent]:
@@ -42,14 +42,14 @@ def effective_events(
     """The case's facts as they stand, in business order (``occurred_on``, then recording).
 
     Retracted events are left out, corrected events appear as corrected, and the
-    correction and retraction events themselves are not facts of the case.
+    correction, retraction and record-keeping events themselves are not facts of the case.
     """
     known = known_by(history, known_at)
     retracted = {event.retracts for event in known if isinstance(event, EventRetracted)}
     facts: dict[UUID, CaseEvent] = {
         event.event_id: event
         for event in known
-        if not isinstance(event, EventCorrected | EventRetracted)
+        if not isinstance(event, EventCorrected | EventRetracted | RecordKeepingEvent)
     }
     for event in known:
         if (

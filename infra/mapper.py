@@ -10,7 +10,16 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel
 
+from domain.events import SicknessReported
+from domain.privacy import protected_fields
+from infra.keys import KeyRing, MissingKeyError, is_envelope
+
 IDENTITY_FIELDS = {"originator_id", "originator_version"}
+
+
+def field_aad(originator_id: UUID | str, originator_version: int, name: str) -> str:
+    """What a sealed field is bound to: it cannot be moved to another event or field."""
+    return f"{originator_id}:{originator_version}:{name}"
 
 
 class PydanticMapper(Mapper[UUID]):
@@ -19,7 +28,13 @@ class PydanticMapper(Mapper[UUID]):
     The state is the model's JSON form, so dates, enums and nested models need no
     transcodings; ``class_version`` is stored when above 1 and old states are
     upcast with the class's ``upcast_vN_vM`` methods before validation.
+
+    With a ``KeyRing``, personal and medical fields (``domain.privacy.PROTECTED``) are
+    stored sealed with the employee's keys. Reading opens personal fields; medical
+    fields and fields whose keys were erased come back as ``Withheld``.
     """
+
+    keyring: KeyRing | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         if not isinstance(domain_event, BaseModel):
@@ -28,6 +43,8 @@ class PydanticMapper(Mapper[UUID]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
+        if self.keyring is not None:
+            self._seal(domain_event, state)
         data = self.transcoder.encode(state)
         if self.compressor:
             data = self.compressor.compress(data)
@@ -49,9 +66,40 @@ class PydanticMapper(Mapper[UUID]):
         while from_version < getattr(cls, "class_version", 1):
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
+        if self.keyring is not None:
+            self.open_fields(stored_event, state, medical=False)
         state["originator_id"] = stored_event.originator_id
         state["originator_version"] = stored_event.originator_version
         return cast(DomainEventProtocol[UUID], cls.model_validate(state))
+
+    def _seal(self, event: DomainEventProtocol[UUID], state: dict[str, Any]) -> None:
+        assert self.keyring is not None
+        fields = protected_fields(type(event))  # type: ignore[arg-type]
+        if isinstance(event, SicknessReported) and event.subject_id is not None:
+            self.keyring.register_case(event.originator_id, event.subject_id)
+        if not fields:
+            return
+        subject = self.keyring.subject_of_case(event.originator_id)
+        if subject is None:  # never stored in plain text by accident
+            raise MissingKeyError(
+                f"case {event.originator_id} has no subject key, so its personal data "
+                "cannot be sealed (a sickness report gets one from Ledger.subject_of)"
+            )
+        for name, protection in fields.items():
+            if state.get(name) is not None:
+                aad = field_aad(event.originator_id, event.originator_version, name)
+                state[name] = self.keyring.seal(subject, protection, aad, state[name])
+
+    def open_fields(
+        self, stored_event: StoredEvent, state: dict[str, Any], *, medical: bool
+    ) -> dict[str, Any]:
+        """Open the sealed fields of ``state`` in place (medical ones only if ``medical``)."""
+        assert self.keyring is not None
+        for name, value in state.items():
+            if is_envelope(value):
+                aad = field_aad(stored_event.originator_id, stored_event.originator_version, name)
+                state[name] = self.keyring.open(value, aad, medical=medical)
+        return state
 
     def decode_state(self, stored_event: StoredEvent) -> dict[str, Any]:
         data = stored_event.state

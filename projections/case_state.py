@@ -16,6 +16,7 @@ from uuid import UUID
 from domain import events as ev
 from domain.case import Case
 from domain.deadlines import deadline_facts, next_due
+from domain.retention import reintegration_ended_on
 from domain.sicktime import sick_days_later
 from domain.state import CaseStatus
 from infra.readmodel import Change, ReadModelStore, Replace, Row, Table
@@ -25,7 +26,7 @@ CASE_STATE = Table(
     name="case_state",
     columns=(
         ("case_id", "text"),
-        ("employee_id", "text"),
+        ("subject_id", "text"),
         ("employer_id", "text"),
         ("case_manager_id", "text"),
         ("status", "text"),
@@ -42,11 +43,17 @@ CASE_STATE = Table(
         ("next_deadline", "text"),
         ("next_due_on", "text"),
         ("version", "integer"),
+        ("reintegration_ended_on", "text"),
+        ("legal_hold", "integer"),
+        ("erased_on", "text"),
         ("state", "json"),
     ),
     key=("case_id",),
-    indexes=(("employer_id", "status"), ("case_manager_id", "status"), ("employee_id",)),
-    version=2,  # v2: employee_id, to find an employee's last case (relapse within 28 days)
+    indexes=(("employer_id", "status"), ("case_manager_id", "status"), ("subject_id",)),
+    # v2: the employee, to find an employee's last case (relapse within 28 days);
+    # v3: the employee as its subject pseudonym, never in plain text (issue 9), and what
+    # retention needs (when re-integration ended, legal hold, erasure)
+    version=3,
 )
 
 
@@ -64,9 +71,12 @@ def case_state_row(case: Case) -> Row:
     last_on = state.last_event_on or state.first_sick_day
     upcoming = next_due(deadline_facts(state))
     document = state.to_json(on=last_on)
+    del document["employee_id"]  # read models hold no personal data; views fetch it sealed
+    ended_on = reintegration_ended_on(state)
+    file = case.file
     return {
         "case_id": str(case.id),
-        "employee_id": state.employee_id,
+        "subject_id": str(state.subject_id) if state.subject_id else None,
         "employer_id": state.employer_id,
         "case_manager_id": state.case_manager_id,
         "status": state.status.value,
@@ -83,6 +93,9 @@ def case_state_row(case: Case) -> Row:
         "next_deadline": upcoming.deadline if upcoming else None,
         "next_due_on": upcoming.due_on.isoformat() if upcoming else None,
         "version": case.version,
+        "reintegration_ended_on": ended_on.isoformat() if ended_on else None,
+        "legal_hold": int(file.legal_hold),
+        "erased_on": file.erased_on.isoformat() if file.erased_on else None,
         "state": json.dumps(document, sort_keys=True),
     }
 

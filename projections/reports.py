@@ -222,7 +222,7 @@ def spells_of(store: ReadModelStore, employer_id: str, period: Period) -> list[E
     )
     return [
         EmployeeSpell(
-            row["employee_id"],
+            row["subject_id"],
             Spell(
                 date.fromisoformat(row["reported_on"]),
                 date.fromisoformat(row["ended_on"]) if row["ended_on"] else None,

@@ -51,13 +51,14 @@ SICK_SPELL = Table(
         ("case_id", "text"),
         ("seq", "integer"),
         ("employer_id", "text"),
-        ("employee_id", "text"),
+        ("subject_id", "text"),  # the employee's pseudonym: counts people, survives erasure
         ("reported_on", "text"),
         ("ended_on", "text"),
         ("segments", "json"),
     ),
     key=("case_id", "seq"),
     indexes=(("employer_id", "reported_on"),),
+    version=2,  # v2: subject_id replaces the plain employee_id (issue 9)
 )
 
 
@@ -124,7 +125,8 @@ def spell_rows(case: Case) -> list[Row]:
             "case_id": str(case.id),
             "seq": seq,
             "employer_id": state.employer_id,
-            "employee_id": state.employee_id,
+            # a ledger without keys (bench only) has no subjects: one person per case
+            "subject_id": str(state.subject_id or state.case_id),
             "reported_on": spell.reported_on.isoformat(),
             "ended_on": spell.ended_on.isoformat() if spell.ended_on else None,
             "segments": json.dumps([[d.isoformat(), p] for d, p in spell.segments]),

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
+from domain import events as ev
 from domain.case import Case
 from domain.deadlines import Deadline, case_deadlines, deadline_facts, next_due
 from domain.events import CaseEvent, EventCorrected, EventRetracted, SicknessReported
@@ -58,14 +59,21 @@ def _index_is_current(ledger: Ledger, index: ReadModelStore) -> bool:
     return (index.position(EventIndexProjection().tracking_name) or 0) >= head
 
 
-def _event_json(event: CaseEvent) -> dict[str, Any]:
+# Medical fields opened for the occupational physician, by event id (Ledger.medical_fields).
+Medical = dict[UUID, dict[str, Any]]
+
+
+def _event_json(event: CaseEvent, medical: Medical | None = None) -> dict[str, Any]:
+    data = event.payload()
+    if medical is not None:
+        data.update(medical.get(event.event_id, {}))
     return {
         "event_id": str(event.event_id),
         "type": event.type,
         "occurred_on": event.occurred_on.isoformat(),
         "recorded_at": event.recorded_at.isoformat(),
         "actor": event.actor.model_dump(mode="json"),
-        "data": event.payload(),
+        "data": data,
     }
 
 
@@ -75,7 +83,9 @@ class NotYetBegunError(UnknownCaseError):
         self.case_id = case_id
 
 
-def case_view(case: Case, as_of: date, known_at: datetime | None) -> dict[str, Any]:
+def case_view(
+    case: Case, as_of: date, known_at: datetime | None, medical: Medical | None = None
+) -> dict[str, Any]:
     """The case as the file stood: raises ``NotYetKnownError`` when nothing was recorded by
     ``known_at``, ``NotYetBegunError`` when the case had not begun on ``as_of``."""
     if known_at is not None and not known_by(case.history, known_at):
@@ -91,14 +101,14 @@ def case_view(case: Case, as_of: date, known_at: datetime | None) -> dict[str, A
         "known_at": known_at.isoformat() if known_at else None,
         "version": max(e.originator_version for e in known),  # the newest version known then
         "state": state.to_json(as_of),
-        "events": [_event_json(e) for e in case.timeline(as_of=as_of, known_at=known_at)],
+        "events": [_event_json(e, medical) for e in case.timeline(as_of=as_of, known_at=known_at)],
     }
 
 
-def _entry_json(entry: TimelineEntry) -> dict[str, Any]:
+def _entry_json(entry: TimelineEntry, medical: Medical | None) -> dict[str, Any]:
     event = entry.event
     row = {
-        **_event_json(event),
+        **_event_json(event, medical),
         "version": event.originator_version,
         "effective_on": entry.effective_on.isoformat(),
         "status": entry.status,
@@ -112,9 +122,12 @@ def _entry_json(entry: TimelineEntry) -> dict[str, Any]:
     return row
 
 
-def timeline_view(case: Case, known_at: datetime | None) -> list[dict[str, Any]]:
-    """Every recorded event in business order, marked effective, corrected or retracted."""
-    return [_entry_json(entry) for entry in full_timeline(case.history, known_at=known_at)]
+def timeline_view(
+    case: Case, known_at: datetime | None, medical: Medical | None = None
+) -> list[dict[str, Any]]:
+    """Every recorded event in business order, marked effective, corrected or retracted;
+    ``medical`` fields are opened only when given (the physician's reads)."""
+    return [_entry_json(entry, medical) for entry in full_timeline(case.history, known_at=known_at)]
 
 
 def _deadline_keys(deadlines: list[Deadline]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -191,7 +204,12 @@ def case_list(
         if (case_manager_id is None or r["case_manager_id"] == case_manager_id)
         and (status is None or r["status"] == status.value)
     ]
-    return found[:limit] if limit is not None else found
+    found = found[:limit] if limit is not None else found
+    employees = ledger.employee_ids([UUID(r["case_id"]) for r in found])
+    for r in found:
+        employee = employees.get(UUID(r["case_id"]))
+        r["employee_id"] = employee.model_dump() if isinstance(employee, ev.Withheld) else employee
+    return found
 
 
 def _replayed_summary(case: Case, on: date) -> dict[str, Any]:

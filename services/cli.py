@@ -28,6 +28,8 @@ from infra.config import ConfigurationError
 from services.cli_audit import cmd_checkpoint, cmd_proof, cmd_review_pack, cmd_verify
 from services.cli_cases import case_text, cmd_case, cmd_cases, cmd_deadlines
 from services.cli_feed import cmd_feed
+from services.cli_privacy import add_parsers as add_privacy_parsers
+from services.cli_privacy import cmd_erase, cmd_keys, cmd_retention
 from services.cli_project import cmd_project
 from services.cli_serve import cmd_serve, cmd_token
 from services.cli_stats import cmd_headcount, cmd_stats
@@ -403,6 +405,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  ledger demo --cases 300",
     )
     p.add_argument("--cases", type=int, default=300)
+    add_privacy_parsers(commands)
     return parser
 
 
@@ -578,6 +581,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "simulate": cmd_simulate,
     "schema": cmd_schema,
     "demo": cmd_demo,
+    "erase": cmd_erase,
+    "retention": cmd_retention,
+    "keys": cmd_keys,
 }
 
 if __name__ == "__main__":

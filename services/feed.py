@@ -109,7 +109,10 @@ class Feed:
         futures = []
         for notification in page:
             event = cast(ev.CaseEvent, self.ledger.mapper.to_domain_event(notification))
-            message = feed_message(to_line(event), self.pseudonym)
+            subject = getattr(event, "subject_id", None)
+            message = feed_message(
+                to_line(event), self.pseudonym, str(subject) if subject else None
+            )
             futures.append(
                 self._producer.send(
                     self.settings.topic,

@@ -18,7 +18,7 @@ from domain.case import Case
 from domain.events import CaseEvent
 from domain.interchange import InterchangeLine, LineError, parse_line
 from domain.rules import RuleViolation
-from services.ledger import DuplicateEventError, Ledger, offer, same_as_stored
+from services.ledger import DuplicateEventError, Ledger, offer
 
 DEFAULT_BATCH_SIZE = 5000
 MAX_REPORTED_PROBLEMS = 100
@@ -129,10 +129,10 @@ def _apply(
         case = cases.get(line.case_id)
         try:
             if case is not None and line.event_id in stored_ids.get(line.case_id, ()):
-                same_as_stored(case, line)
+                ledger.same_as_stored(case, line)
                 summary.duplicates += 1
                 continue
-            cases[line.case_id] = offer(case, line)
+            cases[line.case_id] = offer(case, line, ledger.subject_of(line))
             line_of[line.event_id] = number
         except RuleViolation as violation:
             problems.add(

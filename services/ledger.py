@@ -15,10 +15,15 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper
 
 from domain import events as ev
+from domain.access import Principal, may_read_medical
 from domain.case import Case, record_fact
 from domain.interchange import InterchangeLine, event_fields, to_line
+from domain.privacy import Protection, protected_fields
+from domain.rules import ERASURE_ONLY_BY_COMMAND, RuleViolation, Violation
 from infra.config import database_url, eventsourcing_env
+from infra.keys import KeyRing
 from infra.mapper import PydanticMapper
+from infra.readmodel import open_read_models
 from infra.store import existing_aggregate_ids
 
 
@@ -50,21 +55,43 @@ class Appended:
 
 
 class Ledger(Application[UUID]):
-    """The re-integration ledger over one event store."""
+    """The re-integration ledger over one event store.
+
+    Personal and medical fields are stored sealed with the employee's keys
+    (``infra.keys``). ``protect=False`` stores them in plain text; it exists only so
+    that ``bench/`` can measure what the protection costs.
+    """
 
     name = "Ledger"
 
-    def __init__(self, url: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, env: dict[str, str] | None = None, *, protect: bool = True
+    ) -> None:
         self.database_url = url or database_url()
+        self.keys: KeyRing | None = None
+        if protect:
+            self.keys = KeyRing.load(open_read_models(self.database_url))
         super().__init__({**eventsourcing_env(self.database_url), **(env or {})})
 
     def construct_mapper(self) -> Mapper[UUID]:
-        return cast(
-            Mapper[UUID],
-            self.factory.mapper(
-                transcoder=self.construct_transcoder(), mapper_class=PydanticMapper
-            ),
+        mapper = self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PydanticMapper
         )
+        assert isinstance(mapper, PydanticMapper)
+        mapper.keyring = self.keys
+        return cast(Mapper[UUID], mapper)
+
+    def close(self) -> None:
+        if self.keys is not None:
+            self.keys.store.close()
+        super().close()
+
+    def subject_of(self, line: InterchangeLine) -> UUID | None:
+        """The employee's subject, for a sickness report (created on first use)."""
+        employee = getattr(line.data, "employee_id", None)
+        if self.keys is None or line.type != "SicknessReported" or not isinstance(employee, str):
+            return None
+        return self.keys.subject_for(employee)
 
     # --- commands ---------------------------------------------------------
 
@@ -76,11 +103,11 @@ class Ledger(Application[UUID]):
         """
         case = self.find_case(line.case_id)
         if case is not None and line.event_id in case.events_by_id:
-            return Appended(same_as_stored(case, line), duplicate=True)
+            return Appended(self.same_as_stored(case, line), duplicate=True)
         current = case.version if case is not None else 0
         if expected_version is not None and expected_version != current:
             raise VersionConflictError(line.case_id, expected_version, current)
-        case = offer(case, line)
+        case = offer(case, line, self.subject_of(line))
         try:
             self.save(case)
         except IntegrityError:
@@ -132,6 +159,46 @@ class Ledger(Application[UUID]):
                 yield cast(ev.CaseEvent, self.mapper.to_domain_event(notification))
             start = page[-1].id
 
+    def employee_ids(self, case_ids: Sequence[UUID]) -> dict[UUID, str | ev.Withheld]:
+        """Each case's employee id, read from its sealed sickness report (read models keep
+        none): the value, or withheld once erased."""
+        found: dict[UUID, str | ev.Withheld] = {}
+        for case_id in case_ids:
+            first = self.recorder.select_events(case_id, lte=1)
+            if first:
+                report = self.mapper.to_domain_event(first[0])
+                assert isinstance(report, ev.SicknessReported)
+                found[case_id] = report.employee_id
+        return found
+
+    def same_as_stored(self, case: Case, line: InterchangeLine) -> ev.CaseEvent:
+        """``same_as_stored``, comparing a withheld medical field with its sealed value. The
+        answer (same or not) goes to a writer who holds the text already."""
+        stored = case.events_by_id[line.event_id]
+        medical = self._medical_fields(case.id).get(stored.event_id) if self.keys else None
+        return same_as_stored(case, line, medical)
+
+    def medical_fields(self, case_id: UUID, principal: Principal) -> dict[UUID, dict[str, Any]]:
+        """The opened medical fields of a case by event id: for the occupational physician
+        only (rules reference section 5); erased ones stay withheld."""
+        decision = may_read_medical(principal)
+        if not decision:
+            raise PermissionError(decision.reason)
+        return self._medical_fields(case_id)
+
+    def _medical_fields(self, case_id: UUID) -> dict[UUID, dict[str, Any]]:
+        opened: dict[UUID, dict[str, Any]] = {}
+        mapper = cast(PydanticMapper, self.mapper)
+        for stored in self.recorder.select_events(case_id):
+            event_class = ev.CATALOGUE.get(stored.topic.rsplit(":", 1)[-1])
+            fields = protected_fields(event_class) if event_class else {}
+            medical = [name for name, kind in fields.items() if kind is Protection.MEDICAL]
+            if not medical or mapper.keyring is None:
+                continue
+            state = mapper.open_fields(stored, mapper.decode_state(stored), medical=True)
+            opened[UUID(state["event_id"])] = {name: state.get(name) for name in medical}
+        return opened
+
     def export(self, case_id: UUID | None = None) -> Iterator[dict[str, Any]]:
         """Interchange objects: one case's events by version, or all in store order."""
         events = self.get_case(case_id).history if case_id else self.stored_events()
@@ -139,14 +206,25 @@ class Ledger(Application[UUID]):
             yield to_line(event)
 
 
-def offer(case: Case | None, line: InterchangeLine) -> Case:
-    """Apply an interchange line to its case (new when ``case`` is None)."""
+def offer(case: Case | None, line: InterchangeLine, subject_id: UUID | None = None) -> Case:
+    """Apply an interchange line to its case (new when ``case`` is None); a sickness
+    report gets the ledger's ``subject_id`` of its employee."""
     event_class = ev.CATALOGUE[line.type]
-    return record_fact(case, line.case_id, event_class, **event_fields(line))
+    if event_class is ev.PersonalDataErased:
+        raise RuleViolation(
+            Violation(ERASURE_ONLY_BY_COMMAND, "use `ledger erase`", "type", line.event_id)
+        )
+    fields = event_fields(line)
+    if event_class is ev.SicknessReported:
+        fields["subject_id"] = subject_id
+    return record_fact(case, line.case_id, event_class, **fields)
 
 
-def same_as_stored(case: Case, line: InterchangeLine) -> ev.CaseEvent:
-    """The stored event with this line's id, if the line says the same; else raise."""
+def same_as_stored(
+    case: Case, line: InterchangeLine, medical: dict[str, Any] | None = None
+) -> ev.CaseEvent:
+    """The stored event with this line's id, if the line says the same; else raise.
+    ``medical`` holds the stored event's opened medical fields, to compare with."""
     stored = case.events_by_id[line.event_id]
     offered: dict[str, Any] = {
         "type": line.type,
@@ -155,6 +233,7 @@ def same_as_stored(case: Case, line: InterchangeLine) -> ev.CaseEvent:
         "data": line.data.model_dump(mode="json"),
     }
     known = to_line(stored)
+    known["data"].update(medical or {})
     if line.recorded_at is not None:
         offered["recorded_at"] = line.recorded_at
         known["recorded_at"] = stored.recorded_at

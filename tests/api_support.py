@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -54,3 +57,22 @@ def event(
 ) -> Any:  # fmt: skip
     body = {"type": type_, "occurred_on": on, "data": data}
     return client.post(f"/cases/{case_id}/events", json=body, headers=headers or ADMIN)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(base: str) -> None:
+    """Wait until a served API answers ``/health``."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the server did not answer /health within 30 s")

@@ -41,6 +41,18 @@ def require_postgres() -> str:
     return POSTGRES_URL
 
 
+@pytest.fixture(autouse=True, scope="session")
+def master_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The tests' own master key (infra/keys.py), not a developer's key file."""
+    before = os.environ.get("LEDGER_MASTER_KEY_FILE")
+    os.environ["LEDGER_MASTER_KEY_FILE"] = str(tmp_path_factory.mktemp("keys") / "master.key")
+    yield
+    if before is None:
+        del os.environ["LEDGER_MASTER_KEY_FILE"]
+    else:
+        os.environ["LEDGER_MASTER_KEY_FILE"] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     return require_postgres()

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+from domain.events import CATALOGUE
 from domain.sicktime import Gap, SickClock
 
 UTC = ZoneInfo("UTC")
@@ -53,10 +54,13 @@ def jsonl(lines: list[dict[str, Any]]) -> str:
 
 
 FIRST_DAY = date(2024, 1, 8)
+MEDICAL_NOTE = "Consultation: lumbar hernia L4-L5, physiotherapy twice a week"
+# Recorded only by ``ledger erase``, which also destroys the keys; never imported.
+IMPORTABLE = set(CATALOGUE) - {"PersonalDataErased"}
 
 
 def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
-    """One valid case in which every event type of the catalogue occurs."""
+    """One valid case in which every importable event type of the catalogue occurs."""
     cid = case_id or uuid4()
     d = FIRST_DAY
 
@@ -66,6 +70,7 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
     physician = ("occupational_physician", "op-1")
     manager = ("case_manager", "cm-1")
     uwv = ("uwv", "uwv")
+    admin = ("system", "admin-1")
     analysis = line(cid, "ProblemAnalysisCompleted", at(35), actor=physician, prognosis="unclear")
     evaluation = line(
         cid, "PlanEvaluated", at(87), actor=manager, adjustment="goal", goal="adapted_own_work"
@@ -138,6 +143,9 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
             ends_on=normal_end + timedelta(weeks=10),
         ),
         line(cid, "WIADecided", clock.end_of_week(100), actor=uwv, outcome="wga"),
+        line(cid, "MedicalNoteRecorded", at(36), actor=physician, note=MEDICAL_NOTE),
+        line(cid, "LegalHoldPlaced", at(210), actor=admin, reason="objection 2024-117 pending"),
+        line(cid, "LegalHoldLifted", at(230), actor=admin, reason="objection 2024-117 decided"),
         line(
             cid,
             "EventCorrected",

@@ -5,11 +5,8 @@ test-artifacts/."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 
+from tests.api_support import free_port, wait_ready
 from tests.factories import import_via_cli, line, report
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -26,13 +24,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 EMPLOYER = "ER-BROWSER"
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
     finally:
         os.environ.clear()
         os.environ.update(old)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "services.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
         [*command, "--role", "case_manager"],
@@ -76,22 +67,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
             if "/ui/login?token=" in text:
                 sign_in = text.split()[-1]
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base)
+        wait_ready(base)
         yield base, sign_in, case_id
     finally:
         process.terminate()
         process.wait(timeout=20)
-
-
-def _wait_ready(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("the server did not answer /health within 30 s")
 
 
 @pytest.fixture(scope="module")

@@ -40,6 +40,9 @@ def test_every_row_matches_the_state_folded_from_the_case(
             on = (state.last_event_on or state.first_sick_day) + timedelta(days=days_later)
             summary = CaseSummary(row, on).to_json()
             expected: dict[str, Any] = state.to_json(on)
+            # issue 9: the read model holds no personal data; views fetch the id sealed
+            assert expected.pop("employee_id") not in json.dumps(row)
+            assert row["subject_id"] == str(state.subject_id)
             tasks = [d for d in case_deadlines(case.timeline(), on) if d.deadline != WAGE_END]
             pending = [d for d in tasks if d.status.value in ("open", "overdue")]
             first = min(pending, key=lambda d: (d.due_on, d.deadline), default=None)

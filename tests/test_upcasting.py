@@ -116,3 +116,31 @@ def test_a_version_beyond_the_class_is_refused_for_every_type() -> None:
     item["class_version"] = 7
     with pytest.raises(ValueError, match="newer than this ledger reads"):
         parse_line(json.dumps(item))
+
+
+def test_a_stored_version_1_sickness_report_loads_without_a_subject(ledger: Ledger) -> None:
+    """``SicknessReported`` v2 added ``subject_id`` (issue 9). A report stored before it
+    (plain employee id, no class_version) still reads: no subject, the id as stored."""
+    case_id = uuid4()
+    state = {
+        "timestamp": "2025-02-03T09:00:00+00:00",
+        "originator_topic": "domain.case:Case",
+        "event_id": str(uuid4()),
+        "occurred_on": D.isoformat(),
+        "actor": {"role": "employer", "id": "ER1"},
+        "employee_id": "EMP-OLD",
+        "employer_id": "ER1",
+        "first_sick_day": D.isoformat(),
+    }
+    old = StoredEvent(
+        originator_id=case_id,
+        originator_version=1,
+        topic=get_topic(ev.SicknessReported),
+        state=json.dumps(state).encode(),
+    )
+    ledger.recorder.insert_events([old])
+    report_ = ledger.get_case(case_id).history[0]
+    assert isinstance(report_, ev.SicknessReported)
+    assert (report_.employee_id, report_.subject_id) == ("EMP-OLD", None)
+    assert to_line(report_)["class_version"] == 2
+    assert "subject_id" not in to_line(report_)["data"]  # never interchange data

@@ -20,6 +20,7 @@ from domain.access import (
     Role,
     actor_role,
     may_read_case,
+    may_read_medical,
     may_record,
 )
 from domain.case import Case, continues_case
@@ -36,6 +37,7 @@ from projections.case_state import CaseStateProjection
 from services.api.context import ApiContext
 from services.api.models import CaseReported, EventAppended, NewEvent, ReportSickness
 from services.api.problems import FieldProblem, ProblemError, forbidden
+from services.case_views import Medical
 from services.ledger import VersionConflictError
 
 REPORT_TOPIC = get_topic(ev.SicknessReported)
@@ -201,11 +203,14 @@ TAIL_LIMIT = 5_000  # beyond this lag, bring the read models up to date instead
 
 def employee_cases(ctx: ApiContext, employee_id: str, employer_id: str) -> list[tuple[UUID, date]]:
     """(case id, first sick day) of every case of an employee at an employer."""
+    keys = ctx.ledger.keys
+    subject = keys.find_subject(employee_id) if keys is not None else None
+    if subject is None:  # never reported (or erased): the employee has no cases here
+        return []
     position = ctx.store.position(CaseStateProjection().tracking_name) or 0
     rows = ctx.store.query(
-        "SELECT case_id, first_sick_day FROM {case_state} "
-        "WHERE employee_id = ? AND employer_id = ?",
-        [employee_id, employer_id],
+        "SELECT case_id, first_sick_day FROM {case_state} WHERE subject_id = ? AND employer_id = ?",
+        [str(subject), employer_id],
     )
     cases = {UUID(r["case_id"]): date.fromisoformat(r["first_sick_day"]) for r in rows}
     tail = ctx.ledger.recorder.select_notifications(
@@ -217,7 +222,7 @@ def employee_cases(ctx: ApiContext, employee_id: str, employer_id: str) -> list[
     for notification in tail:
         report = ctx.ledger.mapper.to_domain_event(notification)
         assert isinstance(report, ev.SicknessReported)
-        if report.employee_id == employee_id and report.employer_id == employer_id:
+        if report.subject_id == subject and report.employer_id == employer_id:
             cases[report.originator_id] = report.first_sick_day
     return list(cases.items())
 
@@ -312,10 +317,19 @@ def readable_case(ctx: ApiContext, principal: Principal, case_id: UUID, action: 
     """The case, if ``principal`` may read it; the read is recorded for the reviewer."""
     if principal.role not in READS_CASES:  # before looking: not even whether it exists
         raise forbidden("analysts see statistics only, never a case", "poortwachter.md s5")
+    if ctx.ledger.keys is not None:
+        ctx.ledger.keys.refresh()  # an erasure by another process shows at once
     case = ctx.ledger.get_case(case_id)
     allow(may_read_case(principal, case.current.employer_id))
     record_access(ctx.store, principal.subject, principal.role.value, case_id, action)
     return case
+
+
+def medical_for(ctx: ApiContext, principal: Principal, case: Case) -> Medical | None:
+    """The case's medical fields opened, for the occupational physician only (s5)."""
+    if not may_read_medical(principal):
+        return None
+    return ctx.ledger.medical_fields(case.id, principal)
 
 
 def parse_known_at(value: datetime | None) -> datetime | None:

@@ -103,7 +103,9 @@ class CaseState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     case_id: UUID
-    employee_id: str
+    employee_id: str | ev.Withheld = Field(
+        description="the employee's id; {'withheld': 'erased'} after crypto-shredding"
+    )
     employer_id: str
     sector: str | None
     status: str = Field(examples=["open"])

@@ -213,7 +213,7 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
         return _not_found(request, f"case {case_id} had not begun on {day.isoformat()}")
     state = case.state(as_of=day)
     deadlines = case_deadlines(case.timeline(), day)
-    timeline = timeline_view(case, None)
+    timeline = timeline_view(case, None, commands.medical_for(_ctx(request), caller, case))
     for row in timeline:
         row["term"] = event_term(row["type"])
     return _page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),

@@ -191,7 +191,8 @@ def read_case(
     case = commands.readable_case(ctx, caller, case_id, "read case")
     known = commands.parse_known_at(known_at)
     response.headers["ETag"] = f'"{case.version}"'
-    return case_view(case, as_of or date.today(), known)
+    medical = commands.medical_for(ctx, caller, case)
+    return case_view(case, as_of or date.today(), known, medical)
 
 
 @router.get(
@@ -205,7 +206,8 @@ def read_timeline(
 ) -> list[dict[str, Any]]:
     """Every recorded event in business order, marked effective, corrected or retracted."""
     case = commands.readable_case(ctx, caller, case_id, "read timeline")
-    return timeline_view(case, commands.parse_known_at(known_at))
+    medical = commands.medical_for(ctx, caller, case)
+    return timeline_view(case, commands.parse_known_at(known_at), medical)
 
 
 @router.get(

@@ -1,0 +1,571 @@
+"""Issue 9: per-person encryption, crypto-shredding, retention and key rotation
+(rules reference section 5, AVG: medical data only for the occupational physician;
+retention at most two years after re-integration ends, longer in a dispute)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from domain import events as ev
+from domain.privacy import Protection
+from infra.keys import KeyRing, MasterKey, MissingKeyError, configured_master_keys
+from infra.readmodel import read_models
+from projections.catalogue import all_projections
+from projections.runner import ProjectionRunner
+from services.cli import main
+from services.erasure import ErasureError, erase_employee
+from services.importer import import_lines, numbered
+from services.ledger import Ledger
+from services.simulate import simulate
+from tests.api_support import api, auth, free_port, wait_ready
+from tests.factories import jsonl, line
+
+EMPLOYEE = "EMP-PRIV-93017"
+NOTE = "Consultation: burn-out, sleeps four hours, sertraline 50 mg"
+FREE_TEXT = "missed the control appointment with dr Jansen"
+PHYSICIAN = ("occupational_physician", "op-7")
+FIRST = date(2024, 1, 8)
+ADMIN_ACTOR = ev.Actor(role=ev.ActorRole.SYSTEM, id="admin")
+
+
+def at(days: int) -> date:
+    return FIRST + timedelta(days=days)
+
+
+def private_file(
+    case_id: UUID | str, employee: str = EMPLOYEE, closed: bool = True
+) -> list[dict[str, Any]]:
+    suspended = line(case_id, "WagePaymentSuspended", at(20), reason=FREE_TEXT)
+    lines = [
+        line(case_id, "SicknessReported", FIRST, employee_id=employee, employer_id="ER-P",
+             first_sick_day=FIRST, sector="care"),
+        line(case_id, "ReportedToOccupationalPhysician", at(2), occupational_physician_id="op-7"),
+        line(case_id, "MedicalNoteRecorded", at(10), actor=PHYSICIAN, note=NOTE),
+        suspended,
+        line(case_id, "WagePaymentSuspensionLifted", at(25)),
+        line(case_id, "EventRetracted", at(26), retracts=suspended["event_id"],
+             reason=f"{FREE_TEXT}, wrongly"),
+        line(case_id, "ProblemAnalysisCompleted", at(35), actor=PHYSICIAN, prognosis="unclear"),
+        line(case_id, "PlanOfApproachAgreed", at(50), goal="own_work"),
+        line(case_id, "RecoveryReported", at(90)),
+    ]  # fmt: skip
+    if closed:
+        lines.append(line(case_id, "CaseClosed", at(95), outcome="recovered"))
+    return lines
+
+
+PLAIN = (EMPLOYEE, NOTE, FREE_TEXT)
+
+
+def _import(ledger: Ledger, lines: list[dict[str, Any]]) -> None:
+    import_lines(ledger, numbered([json.dumps(item) for item in lines]))
+
+
+# --- keys -------------------------------------------------------------------------
+
+
+def test_sealed_fields_round_trip_bound_to_their_place(database_url: str) -> None:
+    with read_models(database_url) as store:
+        keys = KeyRing(store, [MasterKey.generate()])
+        subject = keys.subject_for(EMPLOYEE)
+        assert keys.subject_for(EMPLOYEE) == subject  # one subject per employee
+        assert keys.find_subject("someone-else") is None
+        personal = keys.seal(subject, Protection.PERSONAL, "case:1:employee_id", EMPLOYEE)
+        medical = keys.seal(subject, Protection.MEDICAL, "case:2:note", NOTE)
+        assert EMPLOYEE not in json.dumps(personal)
+        assert NOTE not in json.dumps(medical)
+        assert keys.open(personal, "case:1:employee_id") == EMPLOYEE
+        assert keys.open(medical, "case:2:note") == {"withheld": "medical"}
+        assert keys.open(medical, "case:2:note", medical=True) == NOTE
+        with pytest.raises(InvalidTag):  # moved to another event or field: refused
+            keys.open(personal, "case:9:employee_id")
+
+        assert keys.erase(subject) is True
+        assert keys.open(personal, "case:1:employee_id") == {"withheld": "erased"}
+        assert keys.open(medical, "case:2:note", medical=True) == {"withheld": "erased"}
+        assert keys.find_subject(EMPLOYEE) is None  # the blind index went too
+        with pytest.raises(MissingKeyError, match="erased"):
+            keys.seal(subject, Protection.PERSONAL, "x", "y")
+
+
+def test_a_ledger_with_keys_refuses_to_start_without_its_master_key(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with Ledger(database_url) as ledger:
+        _import(ledger, private_file(uuid4()))
+    monkeypatch.setenv("LEDGER_MASTER_KEY_FILE", str(tmp_path / "missing.key"))
+    with pytest.raises(MissingKeyError, match="LEDGER_MASTER_KEY"):
+        Ledger(database_url)
+    assert not (tmp_path / "missing.key").exists()  # no silent new key for old data
+    monkeypatch.setenv("LEDGER_MASTER_KEY", MasterKey.generate().secret.hex())
+    with Ledger(database_url) as ledger, pytest.raises(MissingKeyError, match="not configured"):
+        list(ledger.export())
+
+
+# --- nothing in plain text -----------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _database_text(database_url: str) -> str:
+    """Every value of every row of every table of the store, bytes decoded, as text."""
+    if database_url.startswith("sqlite"):
+        with sqlite3.connect(database_url.removeprefix("sqlite:///")) as connection:
+            tables = [
+                r[0]
+                for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            ]
+            rows = [row for t in tables for row in connection.execute(f'SELECT * FROM "{t}"')]
+    else:
+        base, schema = database_url.split("?schema=")
+        with psycopg.connect(base) as connection:
+            tables = [r[0] for r in connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema]
+            )]  # fmt: skip
+            rows = [
+                row for t in tables for row in connection.execute(f'SELECT * FROM "{schema}"."{t}"')
+            ]
+    assert len(tables) >= 8, tables
+    return "\n".join(" ".join(_text(value) for value in row) for row in rows)
+
+
+def test_the_scan_finds_plain_values_when_protection_is_off(database_url: str) -> None:
+    """The scan below can fail: without keys, the same file is readable in the store."""
+    with Ledger(database_url, protect=False) as ledger, read_models(database_url) as store:
+        _import(ledger, private_file(uuid4()))
+        ProjectionRunner(ledger, store, all_projections()).run()
+    stored = _database_text(database_url)
+    assert all(value in stored for value in PLAIN)
+
+
+def test_stores_topics_and_logs_hold_no_plain_personal_or_medical_value(
+    use_database: str, broker: Any, caplog: pytest.LogCaptureFixture, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from infra.kafka import KafkaSettings
+    from services.feed import Feed
+    from tests.test_feed import read_topic
+
+    caplog.set_level(logging.DEBUG)
+    case_id = uuid4()
+    with Ledger(use_database) as ledger:
+        _import(ledger, private_file(case_id) + list(simulate(10, seed=4)))
+    assert main(["project"]) == 0
+    settings = KafkaSettings(
+        bootstrap=broker.bootstrap, topic=f"priv-{uuid4().hex[:8]}", partitions=2
+    )
+    with Ledger(use_database) as ledger, read_models(use_database) as store:
+        feed = Feed(ledger, store, settings, b"pseudonym-key")
+        assert feed.publish().published > 10
+        feed.close()
+    with api(use_database) as client:  # every role reads the case: the access log grows
+        for role in ("employer", "case_manager", "occupational_physician", "uwv_reviewer"):
+            headers = auth(
+                role, f"{role}-1", ["ER-P"] if role in ("employer", "case_manager") else None
+            )
+            assert client.get(f"/cases/{case_id}", headers=headers).status_code == 200
+            client.get(f"/cases/{case_id}/timeline", headers=headers)
+        body = {
+            "employee_id": "EMP-PRIV-LOG-1",
+            "employer_id": "ER-P",
+            "first_sick_day": "2026-11-02",
+        }
+        assert client.post("/cases", json=body, headers=auth("admin")).status_code == 201
+        bad = {"type": "MedicalNoteRecorded", "occurred_on": "2099-01-01", "data": {"note": NOTE}}
+        client.post(f"/cases/{case_id}/events", json=bad, headers=auth("occupational_physician"))
+    assert main(["retention", "--all"]) == 0
+    capsys.readouterr()
+
+    stored = _database_text(use_database)
+    assert "ER-P" in stored  # the scan does see the rows
+    messages = b"\n".join(m.value + (m.key or b"") for m in read_topic(settings)).decode()
+    assert '"case_key"' in messages
+    for value in (*PLAIN, "EMP-PRIV-LOG-1"):
+        assert value not in stored, f"{value!r} stored in plain text"
+        assert value not in messages, f"{value!r} on the Kafka topic"
+        assert value not in caplog.text, f"{value!r} in the logs"
+
+
+def test_the_served_api_logs_no_personal_value(tmp_path: Path) -> None:
+    """`ledger serve` as run in production: its output, stderr included, has no person."""
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'l.db'}",
+           "LEDGER_JWT_KEY": "privacy-test-key-long-enough-for-hs256-0123",
+           "LEDGER_MASTER_KEY_FILE": str(tmp_path / "master.key")}  # fmt: skip
+    token = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "--role", "admin"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base)
+        body = json.dumps({"employee_id": EMPLOYEE, "employer_id": "ER-P",
+                           "first_sick_day": "2026-11-02"}).encode()  # fmt: skip
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        request = urllib.request.Request(f"{base}/cases", body, headers, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            case_id = json.loads(answer.read())["case_id"]
+        note = json.dumps({"type": "MedicalNoteRecorded", "occurred_on": "2026-11-03",
+                           "data": {"note": NOTE}}).encode()  # fmt: skip
+        request = urllib.request.Request(
+            f"{base}/cases/{case_id}/events", note, headers, method="POST"
+        )
+        with pytest.raises(urllib.error.HTTPError):  # an admin may not write medical notes
+            urllib.request.urlopen(request, timeout=10)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    assert "serving" in output
+    for value in (EMPLOYEE, NOTE):
+        assert value not in output
+
+
+# --- erasure -------------------------------------------------------------------------
+
+
+def _dump(store: Any, tables: list[str]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        t: sorted(store.query(f"SELECT * FROM {{{t}}}"), key=lambda r: json.dumps(r, default=str))
+        for t in tables
+    }
+
+
+VIEWS = ["deadline", "trajectory", "sanction", "sick_spell"]
+EVERY_READ_MODEL = [*VIEWS, "case_event", "case_state"]
+
+
+def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_id, other = uuid4(), uuid4()
+    with Ledger(use_database) as ledger, read_models(use_database) as store:
+        _import(ledger, private_file(case_id) + private_file(other, closed=False)
+                + list(simulate(30, seed=9)))  # fmt: skip
+        runner = ProjectionRunner(ledger, store, all_projections())
+        runner.run()
+        before = _dump(store, VIEWS)
+        state_before = {r["case_id"]: r for r in store.query("SELECT * FROM {case_state}")}
+    assert before["deadline"]
+    assert before["sick_spell"]
+
+    assert (
+        main(["erase", "--employee", EMPLOYEE, "--reason", "request of 2026-11-20", "--json"]) == 0
+    )
+    done = json.loads(capsys.readouterr().out)
+    assert sorted(done["cases"]) == sorted([str(case_id), str(other)])
+    assert done["events_recorded"] == 2
+
+    with Ledger(use_database) as ledger, read_models(use_database) as store:
+        runner = ProjectionRunner(ledger, store, all_projections())
+        runner.run()
+        incremental = _dump(store, EVERY_READ_MODEL)
+        state_after = {r["case_id"]: r for r in store.query("SELECT * FROM {case_state}")}
+        runner.rebuild()  # every read model rebuilds from the events after the erasure
+        assert _dump(store, EVERY_READ_MODEL) == incremental
+        case = ledger.get_case(case_id)
+        report = case.history[0]
+        assert isinstance(report, ev.SicknessReported)
+        assert report.employee_id == ev.Withheld(withheld="erased")
+        assert case.file.erased_on == date.today()
+        erased = case.history[-1]
+        assert isinstance(erased, ev.PersonalDataErased)
+        assert (erased.ground, erased.actor.role) == (
+            ev.ErasureGround.ERASURE_REQUEST,
+            ev.ActorRole.SYSTEM,
+        )
+    for view in VIEWS:
+        assert incremental[view] == before[view], view
+    for key, row in state_before.items():  # the same, but for the erasure itself
+        changed = {k for k in row if row[k] != state_after[key][k]}
+        assert changed <= ({"version", "erased_on"} if key in (str(case_id), str(other)) else set())
+
+    assert main(["export"]) == 0
+    exported = capsys.readouterr().out
+    for value in PLAIN:
+        assert value not in exported
+    assert '"employee_id":{"withheld":"erased"}' in exported
+    assert main(["case", str(case_id), "--json"]) == 0
+    assert EMPLOYEE not in capsys.readouterr().out
+    assert main(["case", str(case_id), "--timeline", "--json"]) == 0
+    assert FREE_TEXT not in capsys.readouterr().out
+    pack = Path(use_database.split("///")[-1]).parent if "sqlite" in use_database else None
+    folder = (pack or Path("/tmp")) / f"pack-{uuid4().hex[:6]}"
+    assert main(["review-pack", "--case", str(case_id), "--out", str(folder)]) == 0
+    for written in folder.iterdir():
+        for value in PLAIN:
+            assert value not in written.read_text()
+
+    with api(use_database) as client:
+        physician = auth("occupational_physician", "op-7")
+        timeline = client.get(f"/cases/{case_id}/timeline", headers=physician).json()
+        notes = [e["data"]["note"] for e in timeline if e["type"] == "MedicalNoteRecorded"]
+        assert notes == [{"withheld": "erased"}]  # not even the physician: the key is gone
+        body = client.get(f"/cases/{case_id}", headers=auth("admin")).json()
+        assert body["state"]["employee_id"] == {"withheld": "erased"}
+        again = {"employee_id": EMPLOYEE, "employer_id": "ER-P", "first_sick_day": "2026-11-02"}
+        reported = client.post("/cases", json=again, headers=auth("admin"))
+        assert reported.status_code == 201  # a new report is a new person to the ledger
+        assert reported.json()["case_id"] not in (str(case_id), str(other))
+
+    assert main(["erase", "--employee", "NOBODY-1", "--reason", "x"]) == 1
+    assert "no employee with this id" in capsys.readouterr().err
+
+
+def test_erasure_then_verify_passes(
+    use_database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """The verifiable log commits to ciphertext as stored: shredding keys changes no leaf."""
+    monkeypatch.setenv("LEDGER_SIGNING_KEY_FILE", str(tmp_path / "signing.key"))
+    with Ledger(use_database) as ledger:
+        _import(ledger, private_file(uuid4()) + list(simulate(5, seed=2)))
+        states_before = [n.state for n in ledger.recorder.select_notifications(0, 10_000)]
+    assert main(["checkpoint"]) == 0
+    assert main(["erase", "--employee", EMPLOYEE, "--reason", "retention test"]) == 0
+    assert main(["checkpoint"]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--json"]) == 0, capsys.readouterr().err
+    with Ledger(use_database) as ledger:
+        states_after = [n.state for n in ledger.recorder.select_notifications(0, 10_000)]
+    assert states_after[: len(states_before)] == states_before  # no stored event changed
+
+
+def test_erasure_waits_for_a_legal_hold_to_be_lifted(database_url: str) -> None:
+    case_id = uuid4()
+    hold = line(case_id, "LegalHoldPlaced", FIRST + timedelta(days=100),
+                actor=("system", "admin"), reason="objection 2024-311 pending")  # fmt: skip
+    with Ledger(database_url) as ledger:
+        _import(ledger, [*private_file(case_id), hold])
+        assert ledger.get_case(case_id).file.legal_hold
+        with pytest.raises(ErasureError, match="legal hold"):
+            erase_employee(ledger, EMPLOYEE, ground=ev.ErasureGround.ERASURE_REQUEST,
+                           reason="request", actor=ADMIN_ACTOR)  # fmt: skip
+        assert ledger.keys is not None
+        assert ledger.keys.find_subject(EMPLOYEE) is not None  # nothing was destroyed
+        lifted = line(case_id, "LegalHoldLifted", FIRST + timedelta(days=300),
+                      actor=("system", "admin"), reason="objection decided")  # fmt: skip
+        _import(ledger, [lifted])
+        done = erase_employee(ledger, EMPLOYEE, ground=ev.ErasureGround.ERASURE_REQUEST,
+                              reason="request", actor=ADMIN_ACTOR)  # fmt: skip
+        assert done.keys_destroyed
+
+
+# --- retention -----------------------------------------------------------------------
+
+
+def test_retention_lists_and_erases_only_files_two_years_after_they_ended(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rules reference s5: at most two years after re-integration ends; a legal hold keeps
+    the file. An employee with one running or held file keeps all their files."""
+    ended, running, held = uuid4(), uuid4(), uuid4()
+    hold = line(held, "LegalHoldPlaced", FIRST + timedelta(days=200),
+                actor=("system", "admin"), reason="expert opinion dispute")  # fmt: skip
+    with Ledger(use_database) as ledger:
+        _import(ledger, private_file(ended) + private_file(running, "EMP-RUNNING", closed=False)[:4]
+                + private_file(held, "EMP-HELD") + [hold])  # fmt: skip
+
+    assert main(["retention", "--on", "2026-04-11", "--json", "--all"]) == 0
+    early = json.loads(capsys.readouterr().out)  # closed 2024-04-12: due from 2026-04-12
+    assert (early["subjects"], early["due"]) == (3, 0)
+    blocked = sorted(s["blocked_by"] for s in early["listed"])
+    assert blocked == ["legal_hold", "retention", "running"]
+
+    assert main(["retention", "--on", "2026-04-12", "--json"]) == 0
+    due = json.loads(capsys.readouterr().out)
+    assert due["due"] == 1
+    assert due["listed"][0]["files"][0]["case_id"] == str(ended)
+    assert due["erased"] == []  # listing erases nothing
+
+    assert main(["retention", "--on", "2026-04-12", "--apply", "--json"]) == 0
+    applied = json.loads(capsys.readouterr().out)
+    assert [e["cases"] for e in applied["erased"]] == [[str(ended)]]
+    with Ledger(use_database) as ledger:
+        erasure = ledger.get_case(ended).history[-1]
+        assert isinstance(erasure, ev.PersonalDataErased)
+        assert erasure.ground is ev.ErasureGround.RETENTION_ENDED
+        assert "2026-04-12" in erasure.reason
+        assert ledger.keys is not None
+        assert ledger.keys.find_subject("EMP-HELD") is not None
+        assert ledger.keys.find_subject("EMP-RUNNING") is not None
+    assert main(["retention", "--on", "2026-04-12", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["due"] == 0  # done; nothing twice
+
+
+# --- rotation ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "master.key"
+    monkeypatch.setenv("LEDGER_MASTER_KEY_FILE", str(path))
+    return path
+
+
+def test_rotation_rewraps_the_keys_and_touches_no_event(
+    use_database: str, own_key_file: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    with Ledger(use_database) as ledger:
+        _import(ledger, private_file(uuid4()) + private_file(uuid4(), "EMP-2"))
+        stored = [(n.id, n.state) for n in ledger.recorder.select_notifications(0, 1000)]
+    (old,) = configured_master_keys()
+
+    assert main(["keys", "rotate", "--new", "--retire", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    (new,) = configured_master_keys()
+    assert new.id != old.id
+    assert status == {"configured": [new.id], "current": new.id, "in_use": [new.id]}
+    with Ledger(use_database) as ledger:
+        assert [(n.id, n.state) for n in ledger.recorder.select_notifications(0, 1000)] == stored
+        assert any(EMPLOYEE in json.dumps(item) for item in ledger.export())
+
+    monkeypatch.setenv("LEDGER_MASTER_KEY", old.secret.hex())  # the retired key opens nothing
+    with Ledger(use_database) as ledger, pytest.raises(MissingKeyError, match=new.id):
+        list(ledger.export())
+
+
+# --- rules ---------------------------------------------------------------------------
+
+
+def test_personal_fields_are_not_corrected_in_place_nor_withheld_values_recorded(
+    database_url: str,
+) -> None:
+    case_id = uuid4()
+    lines = private_file(case_id, closed=False)
+    suspended = lines[3]
+    with Ledger(database_url) as ledger:
+        _import(ledger, lines)
+        case = ledger.get_case(case_id)
+        with pytest.raises(Exception, match="protected_fields_not_corrected_in_place"):
+            case.record(ev.EventCorrected, event_id=uuid4(), occurred_on=date(2024, 6, 1),
+                        actor=ADMIN_ACTOR, corrects=UUID(suspended["event_id"]), reason="typo",
+                        corrected_data={"reason": "another text"})  # fmt: skip
+        with pytest.raises(Exception, match="withheld_values_cannot_be_recorded"):
+            case.record(ev.MedicalNoteRecorded, event_id=uuid4(), occurred_on=date(2024, 6, 1),
+                        actor=ADMIN_ACTOR, note=ev.Withheld(withheld="medical"))  # fmt: skip
+
+
+def test_erasure_cannot_be_imported_or_posted(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_id = uuid4()
+    lines = private_file(case_id)
+    lines.append(line(case_id, "PersonalDataErased", FIRST + timedelta(days=200),
+                      actor=("system", "admin"), ground="erasure_request", reason="x"))  # fmt: skip
+    source = tmp_path / "in.jsonl"
+    source.write_text(jsonl(lines))
+    assert main(["import", str(source)]) == 1
+    assert "personal_data_erased_only_by_erase" in capsys.readouterr().err
+    with api(use_database) as client:
+        new = {"employee_id": "E-9", "employer_id": "ER-P", "first_sick_day": "2026-11-02"}
+        reported = client.post("/cases", json=new, headers=auth("admin"))
+        body = {"type": "PersonalDataErased", "occurred_on": "2026-11-03",
+                "data": {"ground": "erasure_request", "reason": "x"}}  # fmt: skip
+        answer = client.post(f"/cases/{reported.json()['case_id']}/events", json=body,
+                             headers=auth("admin"))  # fmt: skip
+        assert answer.status_code == 403
+        assert "PersonalDataErased" in answer.json()["detail"]
+
+
+# --- field visibility by role, through HTTP ------------------------------------------------
+
+ROLES = {
+    "employer": auth("employer", "er-p", ["ER-P"]),
+    "case_manager": auth("case_manager", "cm-p", ["ER-P"]),
+    "occupational_physician": auth("occupational_physician", "op-7"),
+    "uwv_reviewer": auth("uwv_reviewer", "uwv-1"),
+    "analyst": auth("analyst", "an-1"),
+    "admin": auth("admin", "root"),
+}
+ENDPOINTS = [
+    "/cases/{case}",
+    "/cases/{case}/timeline",
+    "/cases/{case}/deadlines",
+    "/cases/{case}/access-log",
+    "/cases/{case}/review-pack",
+    "/cases/{case}/review-pack?format=html",
+    "/deadlines?employer=ER-P",
+    "/export",
+    "/stats/second-track",
+    "/stats/sanctions",
+    "/ui/cases/{case}",
+    "/",
+    "/ui/statistics",
+]
+# Where the physician reads the note: the case, its timeline, the case page.
+NOTE_SHOWN = {"/cases/{case}", "/cases/{case}/timeline", "/ui/cases/{case}"}
+
+
+@pytest.fixture(scope="module")
+def medical_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('medical') / 'ledger.db'}"
+    case_id = uuid4()
+    with Ledger(url) as ledger:
+        _import(ledger, private_file(case_id, closed=False) + list(simulate(12, seed=5)))
+    with api(url) as client:
+        yield client, str(case_id)
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_only_the_physician_receives_the_medical_note(
+    medical_world: tuple[Any, str], role: str, endpoint: str
+) -> None:
+    """Rules reference s5: medical data only reachable by the occupational physician; the
+    employer never receives it; the analyst sees aggregates only, never a person."""
+    client, case_id = medical_world
+    path = endpoint.format(case=case_id)
+    if path.startswith("/ui") or path == "/":
+        client.cookies.clear()
+        client.get(f"/ui/login?token={ROLES[role]['Authorization'].split()[1]}")
+        answer = client.get(path)
+    else:
+        answer = client.get(path, headers=ROLES[role])
+    assert answer.status_code < 500, answer.text
+    body = answer.text
+    if role == "occupational_physician" and endpoint in NOTE_SHOWN:
+        assert answer.status_code == 200
+        assert NOTE in body or NOTE.replace(",", "&#44;") in body
+    else:
+        assert NOTE not in body
+    if role == "analyst":
+        assert EMPLOYEE not in body
+        assert FREE_TEXT not in body
+        if endpoint.startswith("/cases") or endpoint in ("/export", "/deadlines?employer=ER-P"):
+            assert answer.status_code == 403
+
+
+def test_medical_notes_are_recorded_by_the_physician_only(medical_world: tuple[Any, str]) -> None:
+    client, case_id = medical_world
+    body = {"type": "MedicalNoteRecorded", "occurred_on": "2024-03-01", "data": {"note": NOTE}}
+    for role, status in (("employer", 403), ("case_manager", 403), ("admin", 403),
+                         ("uwv_reviewer", 403), ("occupational_physician", 201)):  # fmt: skip
+        answer = client.post(f"/cases/{case_id}/events", json=body, headers=ROLES[role])
+        assert answer.status_code == status, (role, answer.text)
+    timeline = client.get(f"/cases/{case_id}/timeline", headers=ROLES["employer"]).json()
+    notes = [e["data"]["note"] for e in timeline if e["type"] == "MedicalNoteRecorded"]
+    assert notes == [{"withheld": "medical"}] * 2
