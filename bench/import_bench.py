@@ -5,7 +5,9 @@
 - ``app.save`` per case: the plain eventsourcing path, with the aggregates
   already built (storage only), one transaction per case;
 - raw ``COPY``: psycopg 3 copying the same stored-event rows into a table of the
-  same shape (the physical limit). PostgreSQL only.
+  same shape (the physical limit). PostgreSQL only;
+- ``ledger import`` without per-person keys (``Ledger(protect=False)``): what the
+  envelope encryption of issue 9 costs (subject lookup, sealing, key rows).
 
 Prints a table and appends a dated entry to BENCHMARKS.md.
 """
@@ -41,7 +43,8 @@ def build_cases(ledger: Ledger, lines: list[tuple[int, bytes | str]]) -> list[Ca
     cases: dict[Any, Case] = {}
     for _, text in lines:
         parsed = parse_line(text)
-        cases[parsed.case_id] = offer(cases.get(parsed.case_id), parsed)
+        subject = ledger.subject_of(parsed)
+        cases[parsed.case_id] = offer(cases.get(parsed.case_id), parsed, subject)
     return list(cases.values())
 
 
@@ -83,6 +86,13 @@ def run(kind: str, base: str, events: int, workdir: Path) -> dict[str, Any]:
         drop(url)
     url = fresh_url(base, kind, workdir)
     try:
+        with Ledger(url, protect=False) as ledger:
+            seconds = timed(lambda: import_lines(ledger, lines))
+            result["import_unprotected"] = len(lines) / seconds
+    finally:
+        drop(url)
+    url = fresh_url(base, kind, workdir)
+    try:
         with Ledger(url) as ledger:
             cases = build_cases(ledger, lines)
             seconds = timed(lambda: [ledger.save(case) for case in cases])
@@ -101,16 +111,19 @@ def report(results: list[dict[str, Any]], pg_version: str) -> str:
         "",
         f"Machine: {machine()}; {pg_version}; commit {commit()}",
         "",
-        "| store | events | ledger import (ev/s) | plain app.save per case (ev/s) "
-        "| raw COPY (ev/s) | import / app.save | import / COPY |",
-        "|---|---|---|---|---|---|---|",
+        "| store | events | ledger import (ev/s) | without keys (ev/s) "
+        "| plain app.save per case (ev/s) | raw COPY (ev/s) | with keys / without "
+        "| import / app.save | import / COPY |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         copy = r.get("raw_copy")
         vs_copy = f"{r['ledger_import'] / copy:.2f}" if copy else "n/a"
         out.append(
             f"| {r['store']} | {r['events']:,} | {r['ledger_import']:,.0f} "
+            f"| {r['import_unprotected']:,.0f} "
             f"| {r['plain_app_save']:,.0f} | {f'{copy:,.0f}' if copy else 'n/a'} "
+            f"| {r['ledger_import'] / r['import_unprotected']:.2f} "
             f"| {r['ledger_import'] / r['plain_app_save']:.2f} "
             f"| {vs_copy} |"
         )

@@ -120,6 +120,7 @@ def _apply(
     existing = ledger.existing_case_ids(case_ids)
     cases: dict[UUID, Case] = {case_id: ledger.get_case(case_id) for case_id in existing}
     stored_ids = {case_id: set(case.events_by_id) for case_id, case in cases.items()}
+    subjects = ledger.subjects_of([line for _, line in parsed])
     problems = _Problems()
     failed: set[UUID] = set()
     line_of: dict[UUID, int] = {}
@@ -132,7 +133,7 @@ def _apply(
                 ledger.same_as_stored(case, line)
                 summary.duplicates += 1
                 continue
-            cases[line.case_id] = offer(case, line, ledger.subject_of(line))
+            cases[line.case_id] = offer(case, line, ledger.subject_of(line, subjects))
             line_of[line.event_id] = number
         except RuleViolation as violation:
             problems.add(

@@ -86,12 +86,24 @@ class Ledger(Application[UUID]):
             self.keys.store.close()
         super().close()
 
-    def subject_of(self, line: InterchangeLine) -> UUID | None:
-        """The employee's subject, for a sickness report (created on first use)."""
-        employee = getattr(line.data, "employee_id", None)
-        if self.keys is None or line.type != "SicknessReported" or not isinstance(employee, str):
+    def subject_of(
+        self, line: InterchangeLine, known: dict[str, UUID] | None = None
+    ) -> UUID | None:
+        """The employee's subject, for a sickness report (created on first use);
+        ``known`` holds subjects looked up in bulk (``subjects_of``)."""
+        employee = _reported_employee(line)
+        if self.keys is None or employee is None:
             return None
+        if known is not None and employee in known:
+            return known[employee]
         return self.keys.subject_for(employee)
+
+    def subjects_of(self, lines: Sequence[InterchangeLine]) -> dict[str, UUID]:
+        """The subjects of every employee reported sick in ``lines``, in a few statements."""
+        if self.keys is None:
+            return {}
+        employees = [e for e in map(_reported_employee, lines) if e is not None]
+        return self.keys.subjects_for(employees) if employees else {}
 
     # --- commands ---------------------------------------------------------
 
@@ -129,6 +141,12 @@ class Ledger(Application[UUID]):
 
     def save_events(self, events: Sequence[ev.CaseEvent]) -> None:
         """Store events exactly in the given order, in one transaction."""
+        if self.keys is not None:  # new cases' subjects in one statement, not one per case
+            self.keys.register_cases([
+                (e.originator_id, e.subject_id)
+                for e in events
+                if isinstance(e, ev.SicknessReported) and e.subject_id is not None
+            ])  # fmt: skip
         self.events.put(list(events))
 
     # --- queries ----------------------------------------------------------
@@ -204,6 +222,11 @@ class Ledger(Application[UUID]):
         events = self.get_case(case_id).history if case_id else self.stored_events()
         for event in events:
             yield to_line(event)
+
+
+def _reported_employee(line: InterchangeLine) -> str | None:
+    employee = getattr(line.data, "employee_id", None)
+    return employee if line.type == "SicknessReported" and isinstance(employee, str) else None
 
 
 def offer(case: Case | None, line: InterchangeLine, subject_id: UUID | None = None) -> Case:

@@ -85,6 +85,10 @@ def test_sealed_fields_round_trip_bound_to_their_place(database_url: str) -> Non
         subject = keys.subject_for(EMPLOYEE)
         assert keys.subject_for(EMPLOYEE) == subject  # one subject per employee
         assert keys.find_subject("someone-else") is None
+        bulk = keys.subjects_for([EMPLOYEE, "EMP-B", EMPLOYEE, "EMP-C"])  # as the importer asks
+        assert bulk[EMPLOYEE] == subject
+        assert len({bulk["EMP-B"], bulk["EMP-C"], subject}) == 3
+        assert keys.subject_for("EMP-C") == bulk["EMP-C"]
         personal = keys.seal(subject, Protection.PERSONAL, "case:1:employee_id", EMPLOYEE)
         medical = keys.seal(subject, Protection.MEDICAL, "case:2:note", NOTE)
         assert EMPLOYEE not in json.dumps(personal)
