@@ -472,25 +472,27 @@ class ErasureGround(StrEnum):
 
 
 class PersonalDataErased(RecordKeepingEvent):
-    """The employee's keys were destroyed - *vernietiging persoonsgegevens*.
+    """The file's keys were destroyed - *vernietiging persoonsgegevens*.
 
-    Who and when are the actor and ``recorded_at``; ``reason`` must not name the person.
+    Who and when are the actor and ``recorded_at``; why is the ``ground`` with a
+    ``reference`` (a request number, or the retention rule and day). No free text:
+    it would outlive the erasure in plain text.
     """
 
     ground: ErasureGround
-    reason: Reason
+    reference: Reference
 
 
 class LegalHoldPlaced(RecordKeepingEvent):
     """A dispute keeps the file beyond its retention period - *bewaren wegens geschil*."""
 
-    reason: Reason
+    reason: Reason | Withheld
 
 
 class LegalHoldLifted(RecordKeepingEvent):
     """The dispute ended; the retention period applies again - *einde bewaarplicht*."""
 
-    reason: Reason
+    reason: Reason | Withheld
 
 
 def upcast(event_class: type[CaseEvent], state: dict[str, Any], from_version: int) -> None:

@@ -46,6 +46,8 @@ PROTECTED: dict[type[ev.CaseEvent], dict[str, Protection]] = {
     ev.EventCorrected: {"reason": Protection.PERSONAL},
     ev.EventRetracted: {"reason": Protection.PERSONAL},
     ev.MedicalNoteRecorded: {"note": Protection.MEDICAL},
+    ev.LegalHoldPlaced: {"reason": Protection.PERSONAL},
+    ev.LegalHoldLifted: {"reason": Protection.PERSONAL},
 }
 
 

@@ -2,17 +2,19 @@
 
 The re-integration file may be kept at most two years after re-integration ends;
 longer while a dispute is open, which the ledger knows from an explicit legal hold
-(``LegalHoldPlaced``). Retention periods are dated data, like the deadline rules,
-because the law and the Autoriteit Persoonsgegevens' guidance change.
+(``LegalHoldPlaced``). Each file (case) has its own keys, so each is judged on its
+own. Retention periods are dated data, like the deadline rules, because the law
+and the Autoriteit Persoonsgegevens' guidance change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from domain import events as ev
+from domain.sicktime import RELAPSE_WINDOW_DAYS
 from domain.state import CaseState, CaseStatus
 
 
@@ -65,17 +67,14 @@ def file_status(history: Iterable[ev.CaseEvent]) -> FileStatus:
 
 
 def reintegration_ended_on(state: CaseState) -> date | None:
-    """When re-integration of this case ended: closed, recovered, or employment over.
-
-    None while it runs (a relapse within 28 days reopens it, so recovery counts only
-    while the case stays recovered).
-    """
+    """When re-integration of this case ended: closed, or recovered. None while it runs
+    (an open case runs even after the employment ended: the sickness benefit goes on,
+    and a relapse within 28 days reopens a recovered one)."""
     if state.status is CaseStatus.CLOSED:
         return state.closed_on
     if state.status is CaseStatus.RECOVERED:
         return state.recovered_on
-    ended = state.milestones.get(ev.EmploymentEnded.__name__)
-    return ended[-1] if ended else None
+    return None
 
 
 def retention_ends_on(ended_on: date, rules: Sequence[RetentionRule] = RETENTION_RULES) -> date:
@@ -91,40 +90,60 @@ class FileRetention:
     """One case file as retention sees it."""
 
     case_id: str
+    subject_id: str
+    status: str  # CaseStatus value
     ended_on: date | None
     legal_hold: bool
     erased: bool
 
 
 @dataclass(frozen=True)
-class SubjectRetention:
-    """An employee's files (by subject pseudonym) and whether they may be erased on a day."""
+class RetentionDecision:
+    """Whether a file may be erased on a day, and if not, why not."""
 
-    subject_id: str
-    files: tuple[FileRetention, ...]
+    file: FileRetention
     erasable: bool
     retention_ends_on: date | None
-    blocked_by: str | None  # why not: "running", "legal_hold", "retention", "erased"
+    blocked_by: str | None  # "running", "legal_hold", "retention", "erased"
 
 
-def subject_retention(
-    subject_id: str,
-    files: Sequence[FileRetention],
-    on: date,
-    rules: Sequence[RetentionRule] = RETENTION_RULES,
-) -> SubjectRetention:
-    """An employee's data goes when every file ended more than the retention period ago
-    and none is held; one running or held file keeps all of them (they share keys)."""
-    open_files = [f for f in files if not f.erased]
-    if not open_files:
-        return SubjectRetention(subject_id, tuple(files), False, None, "erased")
-    ends = [f.ended_on for f in open_files]
-    if any(end is None for end in ends):
-        return SubjectRetention(subject_id, tuple(files), False, None, "running")
-    last_end = max((end for end in ends if end is not None), default=None)
-    until = retention_ends_on(last_end, rules) if last_end is not None else None
-    if any(f.legal_hold for f in open_files):
-        return SubjectRetention(subject_id, tuple(files), False, until, "legal_hold")
-    if until is None or until > on:
-        return SubjectRetention(subject_id, tuple(files), False, until, "retention")
-    return SubjectRetention(subject_id, tuple(files), True, until, None)
+def judge_file(
+    file: FileRetention, on: date, rules: Sequence[RetentionRule] = RETENTION_RULES
+) -> RetentionDecision:
+    """A file goes when re-integration ended more than the retention period before ``on``
+    and no legal hold keeps it."""
+    if file.erased:
+        return RetentionDecision(file, False, None, "erased")
+    if file.ended_on is None:
+        return RetentionDecision(file, False, None, "running")
+    until = retention_ends_on(file.ended_on, rules)
+    if file.legal_hold:
+        return RetentionDecision(file, False, until, "legal_hold")
+    if until > on:
+        return RetentionDecision(file, False, until, "retention")
+    return RetentionDecision(file, True, until, None)
+
+
+def erasure_refusal(files: Sequence[FileRetention], today: date) -> str | None:
+    """Why an employee's erasure request cannot be met today, if it cannot: a file is
+    held for a dispute, still running, or recovered within the 28 days in which a
+    relapse continues it (art. 7:629 lid 10 BW). The AVG lets the ledger keep what a
+    legal obligation needs (art. 17(3)(b) AVG)."""
+    for file in files:
+        if file.erased:
+            continue
+        if file.legal_hold:
+            return f"file {file.case_id} is under legal hold; record LegalHoldLifted first"
+        if file.ended_on is None:
+            return (
+                f"file {file.case_id} is still running; re-integration law needs it "
+                "(art. 17(3)(b) AVG): erase it once the case is closed or recovered"
+            )
+        recovered = file.status == CaseStatus.RECOVERED.value
+        if recovered and (today - file.ended_on).days < RELAPSE_WINDOW_DAYS:
+            return (
+                f"file {file.case_id} recovered on {file.ended_on}; a relapse within 28 "
+                "days would continue it (samentelling): erase from "
+                f"{file.ended_on + timedelta(days=RELAPSE_WINDOW_DAYS)}"
+            )
+    return None

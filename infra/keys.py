@@ -1,19 +1,20 @@
 """Per-person envelope encryption and crypto-shredding (issue 9).
 
-Each employee (a *subject*, named by a random UUID) has two data keys: one for
-personal fields and one for medical fields. Data keys are stored wrapped by a
-master key from configuration; destroying a subject's data keys (``erase``) makes
-every stored copy of its protected fields unreadable, while the events, their
-hashes in the audit log and every non-personal field stay as they were.
+Each employee is a *subject* (a random UUID); each of the employee's files (a
+case) has two data keys: one for personal fields and one for medical fields, so
+that a file can be forgotten when its own retention period ends. Data keys are
+stored wrapped by a master key from configuration; destroying a file's data keys
+makes every stored copy of its protected fields unreadable, while the events,
+their hashes in the audit log and every non-personal field stay as they were.
 
 An employee id is found again only through a blind index (an HMAC under a ledger
-key), whose row goes with the erasure: afterwards nothing links the employee to
-the subject or its files.
+key), whose row goes with the employee's last file: afterwards nothing links the
+employee to the subject or its files.
 
 Master keys: ``LEDGER_MASTER_KEY`` (hex, comma-separated, newest first) or the
 file ``LEDGER_MASTER_KEY_FILE`` (default ``.ledger-master.key``, one hex key per
-line, newest first). The newest wraps; every listed key unwraps, which is how a
-rotation runs without downtime.
+line, newest first). The newest wraps; every listed key unwraps. A running
+process reads the key file again when it changes, so a rotation needs no restart.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,9 +41,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from domain.privacy import Protection
 from infra.readmodel import ReadModelStore, Table
 
-SUBJECT_KEY = Table(
-    name="subject_key",
+FILE_KEY = Table(
+    name="file_key",
     columns=(
+        ("case_id", "text"),
         ("subject_id", "text"),
         ("personal", "text"),  # wrapped data keys; NULL once erased
         ("medical", "text"),
@@ -49,29 +52,30 @@ SUBJECT_KEY = Table(
         ("created_at", "text"),
         ("erased_at", "text"),
     ),
-    key=("subject_id",),
-    indexes=(("master_key_id",), ("erased_at",)),
+    key=("case_id",),
+    indexes=(("subject_id",), ("master_key_id",)),
 )
 SUBJECT_INDEX = Table(
     name="subject_index",
-    columns=(("blind", "text"), ("subject_id", "text")),
+    columns=(("blind", "text"), ("subject_id", "text"), ("created_at", "text")),
     key=("blind",),
     indexes=(("subject_id",),),
-)
-CASE_SUBJECT = Table(
-    name="case_subject",
-    columns=(("case_id", "text"), ("subject_id", "text")),
-    key=("case_id",),
-    indexes=(("subject_id",),),
+    version=2,  # v2: created_at (orphans are dropped after a day)
 )
 LEDGER_KEY = Table(
     name="ledger_key",
     columns=(("name", "text"), ("wrapped", "text"), ("master_key_id", "text")),
     key=("name",),
 )
-KEY_TABLES = (SUBJECT_KEY, SUBJECT_INDEX, CASE_SUBJECT, LEDGER_KEY)
+KEY_EPOCH = Table(  # counts erasures, so that every process can tell its cache is stale
+    name="key_epoch",
+    columns=(("name", "text"), ("n", "integer")),
+    key=("name",),
+)
+KEY_TABLES = (FILE_KEY, SUBJECT_INDEX, LEDGER_KEY, KEY_EPOCH)
 DEFAULT_KEY_FILE = ".ledger-master.key"
 _CACHE_SIZE = 50_000
+ORPHAN_AFTER_SECONDS = 86_400
 
 
 class MissingKeyError(RuntimeError):
@@ -141,7 +145,7 @@ def _unseal(key: bytes, sealed: str, aad: str) -> bytes:
 
 
 def is_envelope(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"enc", "subject", "ct"}
+    return isinstance(value, dict) and set(value) == {"enc", "key", "ct"}
 
 
 def _now() -> str:
@@ -175,17 +179,25 @@ class _Lru:
             self._items.clear()
 
 
+class CaseOwnerError(RuntimeError):
+    """A case id was opened for two employees at once; the second writer loses."""
+
+
 class KeyRing:
-    """Data keys of every subject, wrapped by the master key; seals and opens fields."""
+    """Data keys of every file, wrapped by the master key; seals and opens fields."""
 
     def __init__(self, store: ReadModelStore, masters: Sequence[MasterKey]) -> None:
         self.store = store
         self.masters = list(masters)
         store.create_tables(KEY_TABLES)
-        self._keys: _Lru = _Lru()  # (subject, protection) -> data key, or None once erased
+        store.write(
+            "INSERT INTO {key_epoch} (name, n) VALUES ('erasures', 0) ON CONFLICT DO NOTHING"
+        )
+        self._keys: _Lru = _Lru()  # (case, protection) -> data key, or None once erased
         self._cases: _Lru = _Lru()  # case id -> subject
         self._index_key: bytes | None = None
         self._epoch = self._erasure_epoch()
+        self._key_file_stamp = _stamp()
 
     @classmethod
     def load(cls, store: ReadModelStore) -> KeyRing:
@@ -213,11 +225,25 @@ class KeyRing:
         for master in self.masters:
             if master.id == key_id:
                 return master
+        if self._reload_masters():  # rotated by another process meanwhile
+            return self._master(key_id)
         known = ", ".join(m.id for m in self.masters)
         raise MissingKeyError(
             f"stored keys are wrapped by master key {key_id}, which is not configured "
             f"(configured: {known}); add it to LEDGER_MASTER_KEY or the key file"
         )
+
+    def _reload_masters(self) -> bool:
+        """Read the configured keys again if the key file changed; whether they did."""
+        stamp = _stamp()
+        if stamp == self._key_file_stamp:
+            return False
+        self._key_file_stamp = stamp
+        masters = configured_master_keys()
+        if not masters or [m.id for m in masters] == [m.id for m in self.masters]:
+            return False
+        self.masters = masters
+        return True
 
     def _wrap(self, secret: bytes, label: str) -> str:
         return _seal(self.current.secret, secret, label)
@@ -247,60 +273,32 @@ class KeyRing:
             self._index_key = self._unwrap(row["wrapped"], "blind_index", row["master_key_id"])
         return self._index_key
 
-    def blind(self, employee_id: str) -> str:
-        return hmac.new(self.index_key(), employee_id.encode(), hashlib.sha256).hexdigest()
+    def blind(self, text: str) -> str:
+        """A keyed digest: equal texts give equal digests, and nobody without the ledger's
+        index key can test a guess against it."""
+        return hmac.new(self.index_key(), text.encode(), hashlib.sha256).hexdigest()
 
     def find_subject(self, employee_id: str) -> UUID | None:
-        """The subject of an employee id, if it has one and it was not erased."""
-        rows = self.store.query(
-            "SELECT subject_id FROM {subject_index} WHERE blind = ?", [self.blind(employee_id)]
-        )
-        return UUID(rows[0]["subject_id"]) if rows else None
+        """The subject of an employee id, if it has files that were not all erased."""
+        found = self._indexed([self.blind(employee_id)])
+        return next(iter(found.values()), None)
 
     def subject_for(self, employee_id: str) -> UUID:
-        """The employee's subject, created with fresh data keys on first use."""
-        found = self.find_subject(employee_id)
-        if found is not None:
-            return found
-        subject = uuid4()
-        self.store.write(
-            "INSERT INTO {subject_key} (subject_id, personal, medical, master_key_id, "
-            "created_at, erased_at) VALUES (?, ?, ?, ?, ?, NULL)",
-            self._new_key_row(subject),
-        )
-        self.store.write(
-            "INSERT INTO {subject_index} (blind, subject_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [self.blind(employee_id), str(subject)],
-        )
-        winner = self.find_subject(employee_id)
-        if winner != subject:  # another writer created the employee's subject first
-            self.store.write("DELETE FROM {subject_key} WHERE subject_id = ?", [str(subject)])
-        assert winner is not None
-        return winner
+        """The employee's subject, created on first use."""
+        return self.subjects_for([employee_id])[employee_id]
 
     def subjects_for(self, employee_ids: Sequence[str]) -> dict[str, UUID]:
-        """``subject_for`` of many employees in a few statements (bulk import)."""
+        """The subjects of many employees in a few statements (bulk import)."""
         blinds = {employee: self.blind(employee) for employee in dict.fromkeys(employee_ids)}
         found = self._indexed(list(blinds.values()))
-        missing = [(e, b) for e, b in blinds.items() if b not in found]
+        missing = [b for b in blinds.values() if b not in found]
         if missing:
-            created = {b: uuid4() for _, b in missing}
             self.store.write_many(
-                "INSERT INTO {subject_key} (subject_id, personal, medical, master_key_id, "
-                "created_at, erased_at) VALUES (?, ?, ?, ?, ?, NULL)",
-                [self._new_key_row(subject) for subject in created.values()],
-            )
-            self.store.write_many(
-                "INSERT INTO {subject_index} (blind, subject_id) VALUES (?, ?) "
+                "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
-                [[blind, str(subject)] for blind, subject in created.items()],
+                [[blind, str(uuid4()), _now()] for blind in missing],
             )
-            found |= self._indexed(list(created))
-            lost = [str(s) for b, s in created.items() if found[b] != s]  # raced, and lost
-            if lost:
-                self.store.write_many(
-                    "DELETE FROM {subject_key} WHERE subject_id = ?", [[s] for s in lost]
-                )
+            found |= self._indexed(missing)  # a racing writer's subject wins, if it was first
         return {employee: found[blind] for employee, blind in blinds.items()}
 
     def _indexed(self, blinds: list[str]) -> dict[str, UUID]:
@@ -314,106 +312,132 @@ class KeyRing:
             found |= {row["blind"]: UUID(row["subject_id"]) for row in rows}
         return found
 
-    def _new_key_row(self, subject: UUID) -> list[Any]:
-        personal, medical = secrets.token_bytes(32), secrets.token_bytes(32)
-        return [
-            str(subject),
-            self._wrap(personal, f"{subject}:personal"),
-            self._wrap(medical, f"{subject}:medical"),
-            self.current.id,
-            _now(),
-        ]
+    # --- files ------------------------------------------------------------------------
 
-    def register_cases(self, pairs: Sequence[tuple[UUID, UUID]]) -> None:
-        """Which subject's keys seal each case's events, for many new cases at once."""
+    def open_files(self, pairs: Sequence[tuple[UUID, UUID]]) -> None:
+        """Create the data keys of new files (case id, subject), many at once. A case id
+        that another writer opened for another employee raises ``CaseOwnerError``."""
         new = [(c, s) for c, s in pairs if self._cases.get(c) != s]
         if not new:
             return
         self.store.write_many(
-            "INSERT INTO {case_subject} (case_id, subject_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [[str(c), str(s)] for c, s in new],
+            "INSERT INTO {file_key} (case_id, subject_id, personal, medical, master_key_id, "
+            "created_at, erased_at) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+            [self._new_file_row(case_id, subject) for case_id, subject in new],
         )
+        owners = self._owners([case_id for case_id, _ in new])
         for case_id, subject in new:
+            if owners.get(case_id) != subject:
+                raise CaseOwnerError(f"case {case_id} belongs to another employee")
             self._cases.remember(case_id, subject)
 
-    def register_case(self, case_id: UUID, subject_id: UUID) -> None:
-        if self._cases.get(case_id) == subject_id:
-            return
-        self.store.write(
-            "INSERT INTO {case_subject} (case_id, subject_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            [str(case_id), str(subject_id)],
-        )
-        self._cases.remember(case_id, subject_id)
+    def _new_file_row(self, case_id: UUID, subject: UUID) -> list[Any]:
+        label = str(case_id)
+        return [
+            label,
+            str(subject),
+            self._wrap(secrets.token_bytes(32), f"{label}:personal"),
+            self._wrap(secrets.token_bytes(32), f"{label}:medical"),
+            self.current.id,
+            _now(),
+        ]
+
+    def _owners(self, case_ids: list[UUID]) -> dict[UUID, UUID]:
+        found: dict[UUID, UUID] = {}
+        for start in range(0, len(case_ids), 500):
+            chunk = [str(c) for c in case_ids[start : start + 500]]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.store.query(
+                f"SELECT case_id, subject_id FROM {{file_key}} WHERE case_id IN ({marks})", chunk
+            )
+            found |= {UUID(r["case_id"]): UUID(r["subject_id"]) for r in rows}
+        return found
 
     def subject_of_case(self, case_id: UUID) -> UUID | None:
         cached = self._cases.get(case_id)
         if cached is not _MISSING:
             return cached  # type: ignore[no-any-return]
-        rows = self.store.query(
-            "SELECT subject_id FROM {case_subject} WHERE case_id = ?", [str(case_id)]
-        )
-        subject = UUID(rows[0]["subject_id"]) if rows else None
+        subject = self._owners([case_id]).get(case_id)
         if subject is not None:
             self._cases.remember(case_id, subject)
         return subject
 
     def cases_of(self, subject_id: UUID) -> list[UUID]:
         rows = self.store.query(
-            "SELECT case_id FROM {case_subject} WHERE subject_id = ? ORDER BY case_id",
+            "SELECT case_id FROM {file_key} WHERE subject_id = ? ORDER BY case_id",
             [str(subject_id)],
         )
         return [UUID(row["case_id"]) for row in rows]
 
     # --- fields -----------------------------------------------------------------
 
-    def data_key(self, subject_id: UUID, protection: Protection) -> bytes | None:
-        """The subject's data key, or None once erased."""
-        cache_key = (subject_id, protection)
+    def data_key(self, case_id: UUID, protection: Protection) -> bytes | None:
+        """The file's data key, or None once erased (or never created)."""
+        cache_key = (case_id, protection)
         cached = self._keys.get(cache_key)
         if cached is not _MISSING:
             return cached  # type: ignore[no-any-return]
         rows = self.store.query(
-            f"SELECT {protection.value} AS wrapped, master_key_id FROM {{subject_key}} "
-            "WHERE subject_id = ?",
-            [str(subject_id)],
+            f"SELECT {protection.value} AS wrapped, master_key_id FROM {{file_key}} "
+            "WHERE case_id = ?",
+            [str(case_id)],
         )
         key = None
         if rows and rows[0]["wrapped"] is not None:
-            label = f"{subject_id}:{protection.value}"
+            label = f"{case_id}:{protection.value}"
             key = self._unwrap(rows[0]["wrapped"], label, rows[0]["master_key_id"])
         return self._keys.remember(cache_key, key)  # type: ignore[no-any-return]
 
-    def seal(
-        self, subject_id: UUID, protection: Protection, aad: str, value: Any
-    ) -> dict[str, Any]:
-        key = self.data_key(subject_id, protection)
+    def seal(self, case_id: UUID, protection: Protection, aad: str, value: Any) -> dict[str, Any]:
+        """The sealed value; once the file is erased, the erased placeholder (what is
+        written to an erased file is forgotten at once)."""
+        key = self.data_key(case_id, protection)
         if key is None:
-            raise MissingKeyError(f"subject {subject_id} was erased; nothing can be recorded")
+            return {"withheld": "erased"}
         plain = json.dumps(value, separators=(",", ":")).encode()
-        return {"enc": protection.value, "subject": str(subject_id), "ct": _seal(key, plain, aad)}
+        return {"enc": protection.value, "key": str(case_id), "ct": _seal(key, plain, aad)}
 
     def open(self, envelope: dict[str, Any], aad: str, *, medical: bool = False) -> Any:
         """The plain value, or a withheld placeholder: erased, or medical without ``medical``."""
         protection = Protection(envelope["enc"])
         if protection is Protection.MEDICAL and not medical:
             return {"withheld": "medical"}
-        key = self.data_key(UUID(envelope["subject"]), protection)
+        key = self.data_key(UUID(envelope["key"]), protection)
         if key is None:
             return {"withheld": "erased"}
         return json.loads(_unseal(key, envelope["ct"], aad))
 
     # --- erasure and rotation -----------------------------------------------------
 
-    def erase(self, subject_id: UUID) -> bool:
-        """Destroy the subject's data keys and its blind index; whether there were any."""
-        changed = self.store.write(
-            "UPDATE {subject_key} SET personal = NULL, medical = NULL, erased_at = ? "
-            "WHERE subject_id = ? AND erased_at IS NULL",
-            [_now(), str(subject_id)],
-        )
-        self.store.write("DELETE FROM {subject_index} WHERE subject_id = ?", [str(subject_id)])
+    def erase_files(self, case_ids: Sequence[UUID]) -> int:
+        """Destroy the files' data keys, and the blind index of every employee left with no
+        file; returns how many files had keys. The erasure counter tells other processes."""
+        erased = 0
+        subjects = set(self._owners(list(case_ids)).values())
+        for case_id in case_ids:
+            erased += self.store.write(
+                "UPDATE {file_key} SET personal = NULL, medical = NULL, erased_at = ? "
+                "WHERE case_id = ? AND erased_at IS NULL",
+                [_now(), str(case_id)],
+            )
+        for subject in subjects:
+            self.store.write(
+                "DELETE FROM {subject_index} WHERE subject_id = ? AND NOT EXISTS (SELECT 1 "
+                "FROM {file_key} WHERE subject_id = ? AND erased_at IS NULL)",
+                [str(subject), str(subject)],
+            )
+        self.store.write("UPDATE {key_epoch} SET n = n + 1 WHERE name = 'erasures'")
         self.forget()
-        return changed > 0
+        return erased
+
+    def drop_orphan_subjects(self, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> int:
+        """Forget employee ids whose report was refused: a subject with no file after a day."""
+        cutoff = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
+        return self.store.write(
+            "DELETE FROM {subject_index} WHERE created_at < ? AND subject_id NOT IN "
+            "(SELECT subject_id FROM {file_key})",
+            [cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+        )
 
     def forget(self) -> None:
         """Drop cached data keys (they are read again, erased ones as erased)."""
@@ -421,41 +445,43 @@ class KeyRing:
         self._epoch = self._erasure_epoch()
 
     def refresh(self) -> None:
-        """Forget cached keys when another process erased a subject since the last look."""
+        """Forget cached keys when any process erased a file since the last look, and read
+        the key file again if it changed (a rotation)."""
         if self._erasure_epoch() != self._epoch:
             self.forget()
+        self._reload_masters()
 
-    def _erasure_epoch(self) -> str | None:
-        rows = self.store.query("SELECT max(erased_at) AS last FROM {subject_key}")
-        return rows[0]["last"] if rows else None
+    def _erasure_epoch(self) -> int:
+        rows = self.store.query("SELECT n FROM {key_epoch} WHERE name = 'erasures'")
+        return int(rows[0]["n"]) if rows else 0
 
     def rotate(self, new: MasterKey, batch: int = 1000) -> int:
         """Re-wrap every data key (and the index key) under ``new``; events are untouched.
-        Resumable: rows already under ``new`` are skipped. Returns how many were re-wrapped."""
+        Resumable: rows already under ``new`` are skipped; an erasure meanwhile wins."""
         self.masters = [new, *[m for m in self.masters if m.id != new.id]]
         moved = self._rotate_ledger_keys()
         while True:
             rows = self.store.query(
-                "SELECT subject_id, personal, medical, master_key_id FROM {subject_key} "
+                "SELECT case_id, personal, medical, master_key_id FROM {file_key} "
                 "WHERE master_key_id <> ? AND erased_at IS NULL LIMIT ?",
                 [new.id, batch],
             )
             if not rows:
                 return moved
             self.store.write_many(
-                "UPDATE {subject_key} SET personal = ?, medical = ?, master_key_id = ? "
-                "WHERE subject_id = ? AND master_key_id = ?",
+                "UPDATE {file_key} SET personal = ?, medical = ?, master_key_id = ? "
+                "WHERE case_id = ? AND master_key_id = ? AND erased_at IS NULL",
                 [self._rewrapped(row, new) for row in rows],
             )
             moved += len(rows)
 
     def _rewrapped(self, row: dict[str, Any], new: MasterKey) -> list[Any]:
-        subject, old = row["subject_id"], row["master_key_id"]
+        case, old = row["case_id"], row["master_key_id"]
         wrapped = [
-            self._wrap(self._unwrap(row[p], f"{subject}:{p}", old), f"{subject}:{p}")
+            self._wrap(self._unwrap(row[p], f"{case}:{p}", old), f"{case}:{p}")
             for p in ("personal", "medical")
         ]
-        return [*wrapped, new.id, subject, old]
+        return [*wrapped, new.id, case, old]
 
     def _rotate_ledger_keys(self) -> int:
         rows = self.store.query(
@@ -472,7 +498,17 @@ class KeyRing:
 
     def master_key_ids_in_use(self) -> list[str]:
         rows = self.store.query(
-            "SELECT DISTINCT master_key_id FROM {subject_key} WHERE erased_at IS NULL "
+            "SELECT DISTINCT master_key_id FROM {file_key} WHERE erased_at IS NULL "
             "UNION SELECT master_key_id FROM {ledger_key}"
         )
         return sorted(row["master_key_id"] for row in rows)
+
+
+def _stamp() -> tuple[float, int] | None:
+    if os.environ.get("LEDGER_MASTER_KEY"):
+        return None
+    try:
+        info = key_file().stat()
+    except OSError:
+        return None
+    return (info.st_mtime, info.st_size)

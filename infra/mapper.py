@@ -30,7 +30,7 @@ class PydanticMapper(Mapper[UUID]):
     upcast with the class's ``upcast_vN_vM`` methods before validation.
 
     With a ``KeyRing``, personal and medical fields (``domain.privacy.PROTECTED``) are
-    stored sealed with the employee's keys. Reading opens personal fields; medical
+    stored sealed with the keys of the event's file (case). Reading opens personal fields; medical
     fields and fields whose keys were erased come back as ``Withheld``.
     """
 
@@ -76,7 +76,7 @@ class PydanticMapper(Mapper[UUID]):
         assert self.keyring is not None
         fields = protected_fields(type(event))  # type: ignore[arg-type]
         if isinstance(event, SicknessReported) and event.subject_id is not None:
-            self.keyring.register_case(event.originator_id, event.subject_id)
+            self.keyring.open_files([(event.originator_id, event.subject_id)])
         if not fields:
             return
         subject = self.keyring.subject_of_case(event.originator_id)
@@ -88,7 +88,7 @@ class PydanticMapper(Mapper[UUID]):
         for name, protection in fields.items():
             if state.get(name) is not None:
                 aad = field_aad(event.originator_id, event.originator_version, name)
-                state[name] = self.keyring.seal(subject, protection, aad, state[name])
+                state[name] = self.keyring.seal(event.originator_id, protection, aad, state[name])
 
     def open_fields(
         self, stored_event: StoredEvent, state: dict[str, Any], *, medical: bool

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from domain import events as ev
-from domain.retention import SubjectRetention
+from domain.retention import RetentionDecision
 from infra.keys import MasterKey, MissingKeyError, configured_master_keys, key_file, write_key_file
 from infra.readmodel import read_models
 from services.erasure import (
@@ -31,12 +31,16 @@ def add_parsers(commands: Any) -> None:
         "erase",
         help="forget an employee: destroy their keys (crypto-shredding)",
         description="Record PersonalDataErased in every file of the employee, then destroy "
-        "the employee's keys. Events stay (ledger verify still passes); the employee id, "
+        "the files' keys. Events stay (ledger verify still passes); the employee id, "
         "free text and medical notes read as erased everywhere. Deadlines and statistics "
-        "do not change. Refused while any of the employee's files is under legal hold.",
+        "do not change. Refused (nothing erased) while a file is under legal hold, still "
+        "running, or recovered less than 28 days ago (a relapse would continue it).",
     )
     p.add_argument("--employee", required=True, help="the employee id as reported")
-    p.add_argument("--reason", required=True, help="why (recorded; must not name the person)")
+    p.add_argument(
+        "--reference", required=True,
+        help="the request's reference, e.g. AVG-2026-0117 (recorded; no spaces, no names)",
+    )  # fmt: skip
     p.add_argument(
         "--ground",
         choices=[g.value for g in ev.ErasureGround],
@@ -50,9 +54,10 @@ def add_parsers(commands: Any) -> None:
         "retention",
         help="list (and with --apply erase) employees whose retention period ended",
         description="Rules reference section 5: a re-integration file is kept at most two "
-        "years after re-integration ends (closed, recovered, or employment ended); a "
-        "legal hold (LegalHoldPlaced) keeps it longer. An employee's data goes when all "
-        "their files allow it. Employees are listed by subject pseudonym, never by id.",
+        "years after re-integration ends (closed or recovered); a legal hold "
+        "(LegalHoldPlaced) keeps it longer. Each file is judged on its own; files are "
+        "listed by case id and subject pseudonym, never by employee id. --apply only for "
+        "today or an earlier day.",
     )
     p.add_argument("--on", type=date.fromisoformat, help="judge as on this day (default today)")
     p.add_argument("--apply", action="store_true", help="erase every employee that is due")
@@ -63,15 +68,13 @@ def add_parsers(commands: Any) -> None:
         "keys",
         help="master-key status and rotation",
         description="status: which master keys wrap the stored keys. rotate: re-wrap every "
-        "data key under the newest configured master key (events are not touched). With "
-        "--new, a new master key is generated and put first in the key file; restart the "
-        "other processes with the new file, then run rotate --retire to drop the old key.",
+        "data key under the first configured master key (events are not touched); with "
+        "--new, a new master key is generated and put first in the key file (running "
+        "processes read the changed file). retire: once `status` shows only the new key "
+        "in use, drop the older keys from the key file.",
     )
-    p.add_argument("action", choices=["status", "rotate"])
+    p.add_argument("action", choices=["status", "rotate", "retire"])
     p.add_argument("--new", action="store_true", help="rotate: generate a new master key first")
-    p.add_argument(
-        "--retire", action="store_true", help="rotate: then drop older keys from the file"
-    )
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -83,7 +86,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
                 ledger,
                 args.employee,
                 ground=ev.ErasureGround(args.ground),
-                reason=args.reason,
+                reference=args.reference,
                 actor=actor,
             )
         except ErasureError as error:
@@ -94,14 +97,15 @@ def cmd_erase(args: argparse.Namespace) -> int:
     else:
         print(
             f"erased subject {done.subject_id}: {len(done.cases)} file(s), "
-            f"{done.events_recorded} PersonalDataErased event(s), keys destroyed"
+            f"{done.events_recorded} PersonalDataErased event(s), "
+            f"keys of {done.keys_destroyed} file(s) destroyed"
         )
     return 0
 
 
 def _erasure_json(done: Erasure) -> dict[str, Any]:
     return {
-        "subject_id": str(done.subject_id),
+        "subject_id": str(done.subject_id) if done.subject_id else None,
         "cases": [str(c) for c in done.cases],
         "events_recorded": done.events_recorded,
         "keys_destroyed": done.keys_destroyed,
@@ -124,16 +128,16 @@ def cmd_retention(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({
             "on": on.isoformat(),
-            "subjects": len(judged),
+            "files": len(judged),
             "due": len(due),
             "erased": [_erasure_json(e) for e in erased],
             "listed": [_retention_json(s) for s in shown],
         }, indent=2))  # fmt: skip
         return 0
-    for subject in shown:
-        print(_retention_line(subject))
+    for decision in shown:
+        print(_retention_line(decision))
     verb = "erased" if args.apply else "due (run with --apply to erase)"
-    print(f"{len(due)} of {len(judged)} employees {verb} on {on}", file=sys.stderr)
+    print(f"{len(due)} of {len(judged)} files {verb} on {on}", file=sys.stderr)
     return 0
 
 
@@ -142,23 +146,23 @@ def _progress(done: int, total: int) -> None:
         print(f"  erased {done}/{total}", file=sys.stderr, flush=True)
 
 
-def _retention_json(subject: SubjectRetention) -> dict[str, Any]:
-    found = asdict(subject)
-    found["retention_ends_on"] = (
-        subject.retention_ends_on.isoformat() if subject.retention_ends_on else None
-    )
-    found["files"] = [
-        {**asdict(f), "ended_on": f.ended_on.isoformat() if f.ended_on else None}
-        for f in subject.files
-    ]
-    return found
+def _retention_json(decision: RetentionDecision) -> dict[str, Any]:
+    file = asdict(decision.file)
+    file["ended_on"] = decision.file.ended_on.isoformat() if decision.file.ended_on else None
+    until = decision.retention_ends_on
+    return {
+        **file,
+        "erasable": decision.erasable,
+        "retention_ends_on": until.isoformat() if until else None,
+        "blocked_by": decision.blocked_by,
+    }
 
 
-def _retention_line(subject: SubjectRetention) -> str:
-    state = "due" if subject.erasable else f"kept ({subject.blocked_by})"
-    until = subject.retention_ends_on or "-"
-    files = ", ".join(f.case_id for f in subject.files)
-    return f"subject {subject.subject_id}  {state}  retention ends {until}  files {files}"
+def _retention_line(decision: RetentionDecision) -> str:
+    state = "due" if decision.erasable else f"kept ({decision.blocked_by})"
+    until = decision.retention_ends_on or "-"
+    file = decision.file
+    return f"case {file.case_id}  subject {file.subject_id}  {state}  retention ends {until}"
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -171,12 +175,15 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 moved = keys.rotate(keys.current)
                 print(f"re-wrapped {moved} key row(s) under master key {keys.current.id}",
                       file=sys.stderr)  # fmt: skip
-                if args.retire:
-                    in_use = keys.master_key_ids_in_use()
-                    if in_use != [keys.current.id]:
-                        raise MissingKeyError(f"keys still wrapped by {in_use}; not retiring")
-                    _retire_old_keys(keys.current)
-                    keys.masters = [keys.current]
+            if args.action == "retire":
+                in_use = keys.master_key_ids_in_use()
+                if in_use != [keys.current.id]:
+                    raise MissingKeyError(
+                        f"stored keys are still wrapped by {', '.join(in_use)}: run `ledger "
+                        "keys rotate` again (a process may still have wrapped with the old key)"
+                    )
+                _retire_old_keys(keys.current)
+                keys.masters = [keys.current]
             status = {
                 "configured": [m.id for m in keys.masters],
                 "current": keys.current.id,

@@ -1,20 +1,27 @@
 """Forgetting an employee: crypto-shredding, and retention (rules reference section 5).
 
-The events stay; the employee's keys go. First every file of the employee records
-``PersonalDataErased`` (so a crash between the two steps leaves a record and a
-retry finishes the job), then the keys and the blind index are destroyed.
+The events stay; the keys go. First each file records ``PersonalDataErased`` (so a
+crash between the two steps leaves a record and a retry finishes the job), then the
+files' keys are destroyed, and the employee's blind index with the last of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
 from uuid import UUID, uuid4
 
 from domain import events as ev
-from domain.retention import FileRetention, SubjectRetention, retention_rule, subject_retention
+from domain.case import Case
+from domain.retention import (
+    FileRetention,
+    RetentionDecision,
+    erasure_refusal,
+    judge_file,
+    reintegration_ended_on,
+    retention_rule,
+)
 from domain.rules import RuleViolation
 from infra.keys import KeyRing
 from infra.readmodel import ReadModelStore
@@ -22,7 +29,7 @@ from projections.case_state import CaseStateProjection
 from projections.runner import ProjectionRunner
 from services.ledger import Ledger
 
-SYSTEM_ERASER = ev.Actor(role=ev.ActorRole.SYSTEM, id="ledger-erase")
+SYSTEM_ERASER = ev.Actor(role=ev.ActorRole.SYSTEM, id="ledger-retention")
 
 
 class ErasureError(RuntimeError):
@@ -31,10 +38,10 @@ class ErasureError(RuntimeError):
 
 @dataclass(frozen=True)
 class Erasure:
-    subject_id: UUID
+    subject_id: UUID | None
     cases: tuple[UUID, ...]
     events_recorded: int
-    keys_destroyed: bool
+    keys_destroyed: int
 
 
 def keys_of(ledger: Ledger) -> KeyRing:
@@ -43,37 +50,46 @@ def keys_of(ledger: Ledger) -> KeyRing:
     return ledger.keys
 
 
+def file_retention(case: Case, subject_id: UUID | None) -> FileRetention:
+    state, file = case.current, case.file
+    return FileRetention(
+        str(case.id),
+        str(subject_id or ""),
+        state.status.value,
+        reintegration_ended_on(state),
+        file.legal_hold,
+        file.erased_on is not None,
+    )
+
+
 def erase_employee(
-    ledger: Ledger, employee_id: str, *, ground: ev.ErasureGround, reason: str, actor: ev.Actor
-) -> Erasure:
-    subject = keys_of(ledger).find_subject(employee_id)
+    ledger: Ledger, employee_id: str, *, ground: ev.ErasureGround, reference: str,
+    actor: ev.Actor,
+) -> Erasure:  # fmt: skip
+    """Every file of the employee, on request (art. 17 AVG), unless the law still needs
+    one of them (``domain.retention.erasure_refusal``): then nothing is erased."""
+    keys = keys_of(ledger)
+    keys.refresh()
+    subject = keys.find_subject(employee_id)
     if subject is None:
         raise ErasureError(
             "no employee with this id has data here (never reported, or erased already); "
             "check the id"
         )
-    return erase_subject(ledger, subject, ground=ground, reason=reason, actor=actor)
+    cases = [ledger.get_case(case_id) for case_id in keys.cases_of(subject)]
+    refusal = erasure_refusal([file_retention(c, subject) for c in cases], date.today())
+    if refusal:
+        raise ErasureError(refusal)
+    recorded, destroyed = erase_files(ledger, cases, ground=ground, reference=reference,
+                                      actor=actor)  # fmt: skip
+    return Erasure(subject, tuple(c.id for c in cases), recorded, destroyed)
 
 
-def erase_subject(
-    ledger: Ledger,
-    subject_id: UUID,
-    *,
-    ground: ev.ErasureGround,
-    reason: str,
+def erase_files(
+    ledger: Ledger, cases: Sequence[Case], *, ground: ev.ErasureGround, reference: str,
     actor: ev.Actor,
-) -> Erasure:
-    """Record the erasure in every file of the subject, then destroy its keys. A legal
-    hold on any file refuses the whole erasure (the files share the keys)."""
-    keys = keys_of(ledger)
-    case_ids = keys.cases_of(subject_id)
-    cases = [ledger.get_case(case_id) for case_id in case_ids]
-    held = [case.id for case in cases if case.file.legal_hold]
-    if held:
-        raise ErasureError(
-            f"file(s) {', '.join(map(str, held))} are under legal hold (LegalHoldPlaced); "
-            "record LegalHoldLifted when the dispute ends, then erase"
-        )
+) -> tuple[int, int]:  # fmt: skip
+    """Record the erasure in each file, then destroy the files' keys: (events, key rows)."""
     recorded = 0
     for case in cases:
         if case.file.erased_on is not None:
@@ -85,56 +101,64 @@ def erase_subject(
                 occurred_on=date.today(),  # the day the keys go, whatever day was judged
                 actor=actor,
                 ground=ground,
-                reason=reason,
+                reference=reference,
             )
         except RuleViolation as violation:
             raise ErasureError(f"case {case.id}: {violation}") from None
         ledger.save(case)
         recorded += 1
-    destroyed = keys.erase(subject_id)
-    return Erasure(subject_id, tuple(case_ids), recorded, destroyed)
+    return recorded, keys_of(ledger).erase_files([case.id for case in cases])
 
 
-def retention_review(ledger: Ledger, store: ReadModelStore, on: date) -> Iterator[SubjectRetention]:
-    """Every subject with files, judged for ``on`` (the case-state view is caught up first)."""
+def retention_review(ledger: Ledger, store: ReadModelStore, on: date) -> list[RetentionDecision]:
+    """Every file with keys, judged for ``on`` (the case-state view is caught up first)."""
     ProjectionRunner(ledger, store, [CaseStateProjection()]).run()
     rows = store.query(
-        "SELECT subject_id, case_id, reintegration_ended_on, legal_hold, erased_on "
+        "SELECT case_id, subject_id, status, reintegration_ended_on, legal_hold, erased_on "
         "FROM {case_state} WHERE subject_id IS NOT NULL ORDER BY subject_id, case_id"
     )
-    for subject_id, group in groupby(rows, key=lambda row: row["subject_id"]):
-        files = [
+    return [
+        judge_file(
             FileRetention(
                 row["case_id"],
+                row["subject_id"],
+                row["status"],
                 date.fromisoformat(row["reintegration_ended_on"])
                 if row["reintegration_ended_on"]
                 else None,
                 bool(row["legal_hold"]),
                 row["erased_on"] is not None,
-            )
-            for row in group
-        ]
-        yield subject_retention(subject_id, files, on)
+            ),
+            on,
+        )
+        for row in rows
+    ]
 
 
 def apply_retention(
     ledger: Ledger,
-    due: list[SubjectRetention],
+    due: Sequence[RetentionDecision],
     on: date,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Erasure]:
+    """Erase every due file; only for today or a past day (a future day would erase early)."""
+    if on > date.today():
+        raise ErasureError(f"--apply judges today or an earlier day, not {on}")
     rule = retention_rule(on)
     done = []
-    for number, subject in enumerate(due, 1):
-        done.append(
-            erase_subject(
-                ledger,
-                UUID(subject.subject_id),
-                ground=ev.ErasureGround.RETENTION_ENDED,
-                reason=f"retention ended on {subject.retention_ends_on} ({rule.source})"[:500],
-                actor=SYSTEM_ERASER,
-            )
-        )
+    for number, decision in enumerate(due, 1):
+        case = ledger.get_case(UUID(decision.file.case_id))
+        judged = judge_file(file_retention(case, None), on)  # the file as it is now
+        if not judged.erasable:
+            continue
+        reference = f"retention-{rule.years_after_end}y-ended-{decision.retention_ends_on}"
+        recorded, destroyed = erase_files(
+            ledger, [case], ground=ev.ErasureGround.RETENTION_ENDED, reference=reference,
+            actor=SYSTEM_ERASER,
+        )  # fmt: skip
+        subject = UUID(decision.file.subject_id) if decision.file.subject_id else None
+        done.append(Erasure(subject, (case.id,), recorded, destroyed))
         if progress is not None:
             progress(number, len(due))
+    keys_of(ledger).drop_orphan_subjects()
     return done

@@ -113,6 +113,8 @@ class Ledger(Application[UUID]):
         With ``expected_version`` the case must be at that version (0: must not exist);
         a concurrent writer that saved first also raises ``VersionConflictError``.
         """
+        if self.keys is not None:
+            self.keys.refresh()  # an erasure by another process counts at once
         case = self.find_case(line.case_id)
         if case is not None and line.event_id in case.events_by_id:
             return Appended(self.same_as_stored(case, line), duplicate=True)
@@ -141,8 +143,9 @@ class Ledger(Application[UUID]):
 
     def save_events(self, events: Sequence[ev.CaseEvent]) -> None:
         """Store events exactly in the given order, in one transaction."""
-        if self.keys is not None:  # new cases' subjects in one statement, not one per case
-            self.keys.register_cases([
+        if self.keys is not None:  # new files' keys in one statement, not one per case
+            self.keys.refresh()
+            self.keys.open_files([
                 (e.originator_id, e.subject_id)
                 for e in events
                 if isinstance(e, ev.SicknessReported) and e.subject_id is not None
@@ -257,6 +260,9 @@ def same_as_stored(
     }
     known = to_line(stored)
     known["data"].update(medical or {})
+    for name, value in known["data"].items():  # an erased value cannot be compared
+        if value == {"withheld": "erased"} and name in offered["data"]:
+            offered["data"][name] = value
     if line.recorded_at is not None:
         offered["recorded_at"] = line.recorded_at
         known["recorded_at"] = stored.recorded_at

@@ -23,7 +23,13 @@ from cryptography.exceptions import InvalidTag
 
 from domain import events as ev
 from domain.privacy import Protection
-from infra.keys import KeyRing, MasterKey, MissingKeyError, configured_master_keys
+from infra.keys import (
+    CaseOwnerError,
+    KeyRing,
+    MasterKey,
+    MissingKeyError,
+    configured_master_keys,
+)
 from infra.readmodel import read_models
 from projections.catalogue import all_projections
 from projections.runner import ProjectionRunner
@@ -89,8 +95,13 @@ def test_sealed_fields_round_trip_bound_to_their_place(database_url: str) -> Non
         assert bulk[EMPLOYEE] == subject
         assert len({bulk["EMP-B"], bulk["EMP-C"], subject}) == 3
         assert keys.subject_for("EMP-C") == bulk["EMP-C"]
-        personal = keys.seal(subject, Protection.PERSONAL, "case:1:employee_id", EMPLOYEE)
-        medical = keys.seal(subject, Protection.MEDICAL, "case:2:note", NOTE)
+        file, other = uuid4(), uuid4()
+        keys.open_files([(file, subject), (other, subject)])
+        with pytest.raises(CaseOwnerError):  # one case, one employee
+            keys.open_files([(file, bulk["EMP-B"])])
+        personal = keys.seal(file, Protection.PERSONAL, "case:1:employee_id", EMPLOYEE)
+        medical = keys.seal(file, Protection.MEDICAL, "case:2:note", NOTE)
+        kept = keys.seal(other, Protection.PERSONAL, "case:3:reason", FREE_TEXT)
         assert EMPLOYEE not in json.dumps(personal)
         assert NOTE not in json.dumps(medical)
         assert keys.open(personal, "case:1:employee_id") == EMPLOYEE
@@ -99,12 +110,15 @@ def test_sealed_fields_round_trip_bound_to_their_place(database_url: str) -> Non
         with pytest.raises(InvalidTag):  # moved to another event or field: refused
             keys.open(personal, "case:9:employee_id")
 
-        assert keys.erase(subject) is True
+        assert keys.erase_files([file]) == 1  # one file: its own keys only
         assert keys.open(personal, "case:1:employee_id") == {"withheld": "erased"}
         assert keys.open(medical, "case:2:note", medical=True) == {"withheld": "erased"}
-        assert keys.find_subject(EMPLOYEE) is None  # the blind index went too
-        with pytest.raises(MissingKeyError, match="erased"):
-            keys.seal(subject, Protection.PERSONAL, "x", "y")
+        assert keys.open(kept, "case:3:reason") == FREE_TEXT
+        assert keys.find_subject(EMPLOYEE) == subject  # the other file still needs the index
+        # what is written to an erased file afterwards is forgotten at once
+        assert keys.seal(file, Protection.PERSONAL, "x", "y") == {"withheld": "erased"}
+        assert keys.erase_files([other]) == 1
+        assert keys.find_subject(EMPLOYEE) is None  # the blind index went with the last file
 
 
 def test_a_ledger_with_keys_refuses_to_start_without_its_master_key(
@@ -266,7 +280,7 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
 ) -> None:
     case_id, other = uuid4(), uuid4()
     with Ledger(use_database) as ledger, read_models(use_database) as store:
-        _import(ledger, private_file(case_id) + private_file(other, closed=False)
+        _import(ledger, private_file(case_id) + private_file(other)
                 + list(simulate(30, seed=9)))  # fmt: skip
         runner = ProjectionRunner(ledger, store, all_projections())
         runner.run()
@@ -275,9 +289,8 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
     assert before["deadline"]
     assert before["sick_spell"]
 
-    assert (
-        main(["erase", "--employee", EMPLOYEE, "--reason", "request of 2026-11-20", "--json"]) == 0
-    )
+    erase = ["erase", "--employee", EMPLOYEE, "--reference", "AVG-2026-0117", "--json"]
+    assert main(erase) == 0
     done = json.loads(capsys.readouterr().out)
     assert sorted(done["cases"]) == sorted([str(case_id), str(other)])
     assert done["events_recorded"] == 2
@@ -334,7 +347,7 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
         assert reported.status_code == 201  # a new report is a new person to the ledger
         assert reported.json()["case_id"] not in (str(case_id), str(other))
 
-    assert main(["erase", "--employee", "NOBODY-1", "--reason", "x"]) == 1
+    assert main(["erase", "--employee", "NOBODY-1", "--reference", "x"]) == 1
     assert "no employee with this id" in capsys.readouterr().err
 
 
@@ -348,7 +361,7 @@ def test_erasure_then_verify_passes(
         _import(ledger, private_file(uuid4()) + list(simulate(5, seed=2)))
         states_before = [n.state for n in ledger.recorder.select_notifications(0, 10_000)]
     assert main(["checkpoint"]) == 0
-    assert main(["erase", "--employee", EMPLOYEE, "--reason", "retention test"]) == 0
+    assert main(["erase", "--employee", EMPLOYEE, "--reference", "AVG-1"]) == 0
     assert main(["checkpoint"]) == 0
     capsys.readouterr()
     assert main(["verify", "--json"]) == 0, capsys.readouterr().err
@@ -366,15 +379,15 @@ def test_erasure_waits_for_a_legal_hold_to_be_lifted(database_url: str) -> None:
         assert ledger.get_case(case_id).file.legal_hold
         with pytest.raises(ErasureError, match="legal hold"):
             erase_employee(ledger, EMPLOYEE, ground=ev.ErasureGround.ERASURE_REQUEST,
-                           reason="request", actor=ADMIN_ACTOR)  # fmt: skip
+                           reference="AVG-1", actor=ADMIN_ACTOR)  # fmt: skip
         assert ledger.keys is not None
         assert ledger.keys.find_subject(EMPLOYEE) is not None  # nothing was destroyed
         lifted = line(case_id, "LegalHoldLifted", FIRST + timedelta(days=300),
                       actor=("system", "admin"), reason="objection decided")  # fmt: skip
         _import(ledger, [lifted])
         done = erase_employee(ledger, EMPLOYEE, ground=ev.ErasureGround.ERASURE_REQUEST,
-                              reason="request", actor=ADMIN_ACTOR)  # fmt: skip
-        assert done.keys_destroyed
+                              reference="AVG-1", actor=ADMIN_ACTOR)  # fmt: skip
+        assert done.keys_destroyed == 1
 
 
 # --- retention -----------------------------------------------------------------------
@@ -384,25 +397,29 @@ def test_retention_lists_and_erases_only_files_two_years_after_they_ended(
     use_database: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Rules reference s5: at most two years after re-integration ends; a legal hold keeps
-    the file. An employee with one running or held file keeps all their files."""
+    the file. Each file is judged on its own: the employee's running file stays."""
     ended, running, held = uuid4(), uuid4(), uuid4()
     hold = line(held, "LegalHoldPlaced", FIRST + timedelta(days=200),
                 actor=("system", "admin"), reason="expert opinion dispute")  # fmt: skip
+    later = date(2026, 9, 1)
+    still_sick = [line(running, "SicknessReported", later, employee_id=EMPLOYEE,
+                       employer_id="ER-P", first_sick_day=later)]  # fmt: skip
     with Ledger(use_database) as ledger:
-        _import(ledger, private_file(ended) + private_file(running, "EMP-RUNNING", closed=False)[:4]
-                + private_file(held, "EMP-HELD") + [hold])  # fmt: skip
+        _import(ledger, private_file(ended) + still_sick + private_file(held, "EMP-HELD") + [hold])
 
     assert main(["retention", "--on", "2026-04-11", "--json", "--all"]) == 0
     early = json.loads(capsys.readouterr().out)  # closed 2024-04-12: due from 2026-04-12
-    assert (early["subjects"], early["due"]) == (3, 0)
-    blocked = sorted(s["blocked_by"] for s in early["listed"])
+    assert (early["files"], early["due"]) == (3, 0)
+    blocked = sorted(f["blocked_by"] for f in early["listed"])
     assert blocked == ["legal_hold", "retention", "running"]
 
     assert main(["retention", "--on", "2026-04-12", "--json"]) == 0
     due = json.loads(capsys.readouterr().out)
     assert due["due"] == 1
-    assert due["listed"][0]["files"][0]["case_id"] == str(ended)
+    assert due["listed"][0]["case_id"] == str(ended)
     assert due["erased"] == []  # listing erases nothing
+    assert main(["retention", "--on", "2099-01-01", "--apply"]) == 1  # not ahead of time
+    assert "today or an earlier day" in capsys.readouterr().err
 
     assert main(["retention", "--on", "2026-04-12", "--apply", "--json"]) == 0
     applied = json.loads(capsys.readouterr().out)
@@ -411,12 +428,86 @@ def test_retention_lists_and_erases_only_files_two_years_after_they_ended(
         erasure = ledger.get_case(ended).history[-1]
         assert isinstance(erasure, ev.PersonalDataErased)
         assert erasure.ground is ev.ErasureGround.RETENTION_ENDED
-        assert "2026-04-12" in erasure.reason
+        assert erasure.reference == "retention-2y-ended-2026-04-12"
         assert ledger.keys is not None
         assert ledger.keys.find_subject("EMP-HELD") is not None
-        assert ledger.keys.find_subject("EMP-RUNNING") is not None
+        assert ledger.keys.find_subject(EMPLOYEE) is not None  # the running file needs it
+        assert ledger.employee_ids([ended, running]) == {
+            ended: ev.Withheld(withheld="erased"),
+            running: EMPLOYEE,
+        }
     assert main(["retention", "--on", "2026-04-12", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["due"] == 0  # done; nothing twice
+
+
+def test_an_erasure_request_waits_while_the_law_needs_the_file(database_url: str) -> None:
+    """Art. 17(3)(b) AVG: a running file, or one recovered less than 28 days ago (a relapse
+    continues it, art. 7:629 lid 10 BW), is kept; the refusal erases nothing."""
+    running, recent = uuid4(), uuid4()
+    today = date.today()
+    recovered = [
+        line(recent, "SicknessReported", today - timedelta(days=40), employee_id="EMP-R",
+             employer_id="ER-P", first_sick_day=today - timedelta(days=40)),
+        line(recent, "RecoveryReported", today - timedelta(days=10)),
+    ]  # fmt: skip
+    with Ledger(database_url) as ledger:
+        _import(ledger, private_file(running, closed=False)[:4] + recovered)
+        for employee, reason in ((EMPLOYEE, "still running"), ("EMP-R", "relapse within 28")):
+            with pytest.raises(ErasureError, match=reason):
+                erase_employee(ledger, employee, ground=ev.ErasureGround.ERASURE_REQUEST,
+                               reference="AVG-2", actor=ADMIN_ACTOR)  # fmt: skip
+            assert ledger.keys is not None
+            assert ledger.keys.find_subject(employee) is not None
+        assert ledger.employee_ids([running, recent]) == {running: EMPLOYEE, recent: "EMP-R"}
+
+
+def test_a_running_server_sees_an_erasure_by_another_process_at_once(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case_id = uuid4()
+    lines = private_file(case_id)
+    with Ledger(use_database) as ledger:
+        _import(ledger, lines)
+    admin = auth("admin")
+    with api(use_database) as client:
+        assert EMPLOYEE in client.get("/export", headers=admin).text  # keys cached now
+        assert main(["erase", "--employee", EMPLOYEE, "--reference", "AVG-3"]) == 0
+        exported = client.get("/export", headers=admin).text
+        assert EMPLOYEE not in exported
+        assert FREE_TEXT not in exported
+        retract = {"type": "EventRetracted", "occurred_on": "2024-04-12",
+                   "data": {"retracts": lines[1]["event_id"],
+                            "reason": "typed about dr Jansen's patient"}}  # fmt: skip
+        answer = client.post(f"/cases/{case_id}/events", json=retract, headers=admin)
+        assert answer.status_code == 201, answer.text  # recorded; its free text is not kept
+        timeline = client.get(f"/cases/{case_id}/timeline", headers=admin).json()
+        (retraction,) = [e for e in timeline if e["event_id"] == answer.json()["event_id"]]
+        assert retraction["data"]["reason"] == {"withheld": "erased"}
+    assert "dr Jansen" not in _database_text(use_database)
+
+
+def test_imports_over_http_record_only_what_the_caller_may(use_database: str) -> None:
+    case_id = uuid4()
+    body = jsonl(private_file(case_id))  # holds the physician's MedicalNoteRecorded
+    with api(use_database) as client:
+        answer = client.post("/events:import", content=body, headers=auth("admin"))
+        assert answer.status_code == 403
+        assert "line 3" in answer.json()["detail"]
+        assert "MedicalNoteRecorded" in answer.json()["detail"]
+        assert client.get("/export", headers=auth("admin")).text == ""  # nothing stored
+
+
+def test_idempotency_rows_keep_a_keyed_digest_not_a_plain_hash(use_database: str) -> None:
+    import hashlib
+
+    body = {"employee_id": EMPLOYEE, "employer_id": "ER-P", "first_sick_day": "2026-11-02"}
+    with api(use_database) as client:
+        headers = {**auth("admin"), "Idempotency-Key": "k-1"}
+        assert client.post("/cases", json=body, headers=headers).status_code == 201
+    with read_models(use_database) as store:
+        (row,) = store.query("SELECT request_hash FROM {idempotency_key}")
+    plain = json.dumps(["POST /cases", body], sort_keys=True, default=str)
+    assert row["request_hash"] != hashlib.sha256(plain.encode()).hexdigest()
 
 
 # --- rotation ------------------------------------------------------------------------
@@ -437,19 +528,49 @@ def test_rotation_rewraps_the_keys_and_touches_no_event(
         _import(ledger, private_file(uuid4()) + private_file(uuid4(), "EMP-2"))
         stored = [(n.id, n.state) for n in ledger.recorder.select_notifications(0, 1000)]
     (old,) = configured_master_keys()
-
-    assert main(["keys", "rotate", "--new", "--retire", "--json"]) == 0
-    status = json.loads(capsys.readouterr().out)
-    (new,) = configured_master_keys()
+    running = Ledger(use_database)  # a server that started before the rotation
+    try:
+        assert any(EMPLOYEE in json.dumps(item) for item in running.export())
+        assert main(["keys", "rotate", "--new", "--json"]) == 0
+        new, _ = configured_master_keys()
+        assert json.loads(capsys.readouterr().out)["in_use"] == [new.id]
+        assert running.keys is not None
+        running.keys.refresh()  # as every request does: the changed key file is read
+        running.keys.forget()
+        assert any(EMPLOYEE in json.dumps(item) for item in running.export())
+        _import(running, private_file(uuid4(), "EMP-3"))  # wrapped under the new key
+        assert main(["keys", "retire", "--json"]) == 0
+        status = json.loads(capsys.readouterr().out)
+        assert status == {"configured": [new.id], "current": new.id, "in_use": [new.id]}
+    finally:
+        running.close()
     assert new.id != old.id
-    assert status == {"configured": [new.id], "current": new.id, "in_use": [new.id]}
     with Ledger(use_database) as ledger:
-        assert [(n.id, n.state) for n in ledger.recorder.select_notifications(0, 1000)] == stored
-        assert any(EMPLOYEE in json.dumps(item) for item in ledger.export())
+        notifications = ledger.recorder.select_notifications(0, 1000)
+        assert [(n.id, n.state) for n in notifications][: len(stored)] == stored
+        assert sum("EMP-" in json.dumps(item) for item in ledger.export()) == 3
 
     monkeypatch.setenv("LEDGER_MASTER_KEY", old.secret.hex())  # the retired key opens nothing
     with Ledger(use_database) as ledger, pytest.raises(MissingKeyError, match=new.id):
         list(ledger.export())
+
+
+def test_a_rotation_racing_an_erasure_does_not_bring_keys_back(database_url: str) -> None:
+    with read_models(database_url) as store:
+        keys = KeyRing(store, [MasterKey.generate()])
+        case_id = uuid4()
+        keys.open_files([(case_id, keys.subject_for(EMPLOYEE))])
+        (row,) = store.query("SELECT * FROM {file_key}")
+        keys.erase_files([case_id])  # lands between the rotation's read and its write
+        new = MasterKey.generate()
+        keys.masters = [new, *keys.masters]
+        store.write_many(
+            "UPDATE {file_key} SET personal = ?, medical = ?, master_key_id = ? "
+            "WHERE case_id = ? AND master_key_id = ? AND erased_at IS NULL",
+            [keys._rewrapped(row, new)],
+        )
+        (after,) = store.query("SELECT personal, medical FROM {file_key}")
+        assert after == {"personal": None, "medical": None}
 
 
 # --- rules ---------------------------------------------------------------------------
@@ -478,8 +599,9 @@ def test_erasure_cannot_be_imported_or_posted(
 ) -> None:
     case_id = uuid4()
     lines = private_file(case_id)
-    lines.append(line(case_id, "PersonalDataErased", FIRST + timedelta(days=200),
-                      actor=("system", "admin"), ground="erasure_request", reason="x"))  # fmt: skip
+    erased = line(case_id, "PersonalDataErased", FIRST + timedelta(days=200),
+                  actor=("system", "admin"), ground="erasure_request", reference="x")  # fmt: skip
+    lines.append(erased)
     source = tmp_path / "in.jsonl"
     source.write_text(jsonl(lines))
     assert main(["import", str(source)]) == 1
@@ -488,7 +610,7 @@ def test_erasure_cannot_be_imported_or_posted(
         new = {"employee_id": "E-9", "employer_id": "ER-P", "first_sick_day": "2026-11-02"}
         reported = client.post("/cases", json=new, headers=auth("admin"))
         body = {"type": "PersonalDataErased", "occurred_on": "2026-11-03",
-                "data": {"ground": "erasure_request", "reason": "x"}}  # fmt: skip
+                "data": {"ground": "erasure_request", "reference": "x"}}  # fmt: skip
         answer = client.post(f"/cases/{reported.json()['case_id']}/events", json=body,
                              headers=auth("admin"))  # fmt: skip
         assert answer.status_code == 403

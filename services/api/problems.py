@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,11 +11,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.rules import RuleViolation
+from infra.keys import CaseOwnerError, MissingKeyError
 from infra.service_tables import AccessLogBusyError
 from services.importer import ImportRejectedError
 from services.ledger import DuplicateEventError, UnknownCaseError
 
 PROBLEM_TYPE = "https://ledger.example/problems/"
+
+
+log = logging.getLogger(__name__)
 
 
 class FieldProblem(BaseModel):
@@ -160,6 +165,24 @@ def install(app: FastAPI) -> None:
             detail=str(error),
         )  # fmt: skip
         return problem_response(problem, {"Retry-After": "1"})
+
+    @app.exception_handler(MissingKeyError)
+    async def _no_key(_: Request, error: MissingKeyError) -> JSONResponse:
+        log.error("master key problem: %s", error)
+        problem = Problem(
+            type=PROBLEM_TYPE + "key-unavailable", title="A key this request needs is missing",
+            status=503, detail="the server cannot open the keys it needs; an operator must "
+            "configure the master key (LEDGER_MASTER_KEY or LEDGER_MASTER_KEY_FILE)",
+        )  # fmt: skip
+        return problem_response(problem, {"Retry-After": "30"})
+
+    @app.exception_handler(CaseOwnerError)
+    async def _owner(_: Request, error: CaseOwnerError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "conflict", title="Another writer opened this case",
+            status=409, detail=str(error),
+        )  # fmt: skip
+        return problem_response(problem)
 
     @app.exception_handler(ImportRejectedError)
     async def _rejected(_: Request, error: ImportRejectedError) -> JSONResponse:

@@ -66,6 +66,8 @@ S5 = "poortwachter.md s5"
 
 def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
+    if ctx.ledger.keys is not None:  # an erasure or key rotation elsewhere counts at once
+        ctx.ledger.keys.refresh()
     return ctx
 
 
@@ -115,7 +117,7 @@ def report_sickness(
 ) -> JSONResponse:
     """Report sickness (*ziekmelding*): opens a case, or continues the employee's case
     that recovered less than 28 days before (*samentelling*) and says so."""
-    fingerprint = commands.request_hash("POST /cases", body.model_dump(mode="json"))
+    fingerprint = commands.request_hash(ctx, "POST /cases", body.model_dump(mode="json"))
     status, result, replayed = commands.once(
         ctx, caller, key, fingerprint, lambda: commands.report_sickness(ctx, caller, body, key)
     )
@@ -141,7 +143,9 @@ def append_event(
 ) -> JSONResponse:
     """Record any event of the catalogue for a case. ``If-Match`` with the case's version
     gives 409 if another writer came first; without it the server retries."""
-    fingerprint = commands.request_hash("POST events", str(case_id), body.model_dump(mode="json"))
+    fingerprint = commands.request_hash(
+        ctx, "POST events", str(case_id), body.model_dump(mode="json")
+    )
     status, result, replayed = commands.once(
         ctx, caller, key, fingerprint,
         lambda: commands.append_event(ctx, caller, case_id, body, if_match, key),
@@ -172,6 +176,7 @@ async def import_events(request: Request, ctx: Context, caller: Caller) -> Impor
     if caller.role not in IMPORTS:
         raise forbidden("only an admin imports files", "poortwachter.md s5")
     lines = numbered((await request.body()).splitlines())
+    commands.allow_import(caller, lines)
     from starlette.concurrency import run_in_threadpool
 
     summary = await run_in_threadpool(import_lines, ctx.ledger, lines)
