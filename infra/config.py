@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///ledger.db"
@@ -20,6 +21,15 @@ class ConfigurationError(ValueError):
 
 def database_url() -> str:
     return os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def limit_lock_waits(seconds: str) -> None:
+    """Every PostgreSQL session waits at most ``seconds`` for a lock, reads included (the
+    library sets the limit only when it writes events): libpq applies PGOPTIONS when it
+    connects, so a stuck lock gives an error the API turns into a 503, not a hang."""
+    setting = f"-c lock_timeout={int(float(seconds) * 1000)}"
+    options = re.sub(r"-c\s*lock_timeout=\S+", "", os.environ.get("PGOPTIONS", ""))
+    os.environ["PGOPTIONS"] = f"{options.strip()} {setting}".strip()
 
 
 def eventsourcing_env(url: str) -> dict[str, str]:
@@ -47,9 +57,13 @@ def eventsourcing_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", [DEFAULT_LOCK_TIMEOUT_SECONDS])[0],
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            # a pooled connection is checked before use, so a restarted server is
+            # reconnected to instead of failing every request that draws a dead one
+            "POSTGRES_PRE_PING": "y",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
+        limit_lock_waits(env["POSTGRES_LOCK_TIMEOUT"])
         return env
     raise ConfigurationError(
         f"LEDGER_DATABASE_URL {url!r} is not supported: use sqlite:///PATH "

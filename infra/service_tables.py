@@ -151,6 +151,21 @@ def reserve(store: ReadModelStore, subject: str, key: str, request_hash: str) ->
     return claimed == 1
 
 
+def reclaim(
+    store: ReadModelStore, subject: str, key: str, request_hash: str, abandoned_after: float
+) -> bool:
+    """Take over a claim whose request never finished (its server died): True if this
+    request may run it now. The command is idempotent by its event id, so running it
+    again appends nothing that the first run stored."""
+    cutoff = datetime.fromtimestamp(time.time() - abandoned_after, UTC)
+    taken = store.write(
+        "UPDATE {idempotency_key} SET created_at = ? WHERE subject = ? AND key = ? "
+        "AND request_hash = ? AND status = ? AND created_at < ?",
+        [_now(), subject, key, request_hash, PENDING, cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+    )
+    return taken == 1
+
+
 def release(store: ReadModelStore, subject: str, key: str) -> None:
     store.write(
         "DELETE FROM {idempotency_key} WHERE subject = ? AND key = ? AND status = ?",

@@ -28,6 +28,7 @@ from domain.case import Case, continues_case
 from domain.interchange import LINE_ADAPTER, InterchangeLine
 from infra.service_tables import (
     PENDING,
+    reclaim,
     record_access,
     release,
     reserve,
@@ -81,12 +82,27 @@ def once(
                 f"the key {key!r} was first used with a different request; use a new key",
                 [FieldProblem(field="Idempotency-Key", message="reused for another request")],
             )  # fmt: skip
+        abandoned_after = ctx.settings.idempotency_abandoned_seconds
+        if first.status == PENDING and reclaim(
+            ctx.store, principal.subject, key, fingerprint, abandoned_after
+        ):
+            return _run_once(ctx, principal, key, fingerprint, command)
         if first.status == PENDING:
             raise ProblemError(
                 409, "request-in-progress", "The first request with this key is still running",
                 f"a request with Idempotency-Key {key!r} is in progress; retry shortly",
             )  # fmt: skip
         return first.status, first.body, True
+    return _run_once(ctx, principal, key, fingerprint, command)
+
+
+def _run_once(
+    ctx: ApiContext,
+    principal: Principal,
+    key: str,
+    fingerprint: str,
+    command: Callable[[], tuple[int, dict[str, Any]]],
+) -> tuple[int, dict[str, Any], bool]:
     try:
         status, body = command()
     except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -92,6 +93,25 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     )
 
 
+def database_problem(error: Exception) -> Problem:
+    """The database refused or is gone: a 503 the client may retry; nothing was stored
+    unless the answer said so."""
+    text = str(error).lower()
+    if "lock timeout" in text or "lock_timeout" in text or "database is locked" in text:
+        detail = (
+            "a database lock was held longer than the lock timeout; nothing was stored. "
+            "Retry; if it persists, look for a stuck transaction (LEDGER_DATABASE_URL "
+            "lock_timeout sets the wait)"
+        )
+    else:
+        detail = "the database is not reachable right now; nothing was stored. Retry shortly"
+    log.warning("database unavailable: %s", type(error).__name__)
+    return Problem(
+        type=PROBLEM_TYPE + "database-unavailable", title="The database is unavailable",
+        status=503, detail=detail,
+    )  # fmt: skip
+
+
 def forbidden(reason: str, rule: str) -> ProblemError:
     return ProblemError(403, "forbidden", "Not allowed for your role", reason, [
         FieldProblem(field="authorization", message=reason, rule=rule)
@@ -165,6 +185,11 @@ def install(app: FastAPI) -> None:
             detail=str(error),
         )  # fmt: skip
         return problem_response(problem, {"Retry-After": "1"})
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database(_: Request, error: Exception) -> JSONResponse:
+        return problem_response(database_problem(error), {"Retry-After": "2"})
 
     @app.exception_handler(MissingKeyError)
     async def _no_key(_: Request, error: MissingKeyError) -> JSONResponse:
