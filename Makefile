@@ -9,7 +9,7 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres?schema=bench
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install run test lint typecheck unit services browser schema bench clean
+.PHONY: help install run test lint typecheck audit unit services browser schema bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,8 +41,11 @@ browser: ## Debian's chromium (browser tests) and kcat (feed tests): apt-get, ro
 unit: install services browser ## pytest only
 	$(BIN)/pytest -q
 
-test: install services browser lint typecheck ## everything CI runs: lint, types, all tests
+test: install services browser lint typecheck audit ## everything CI runs: lint, types, audit, all tests
 	$(BIN)/pytest -q
+
+audit: install ## known vulnerabilities in the installed dependencies (pip-audit)
+	$(BIN)/python infra/scripts/audit_dependencies.py
 
 schema: install ## regenerate schemas/interchange-event.json from the event catalogue
 	$(BIN)/ledger schema > schemas/interchange-event.json
@@ -54,6 +57,9 @@ bench: install services ## benchmarks with same-run baselines; results appended 
 	$(BIN)/python -m bench.http_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.feed_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.audit_bench --database-url '$(BENCH_DATABASE_URL)'
+
+soak: install services ## a bounded steady load (SOAK_MINUTES, default 10) with a final consistency check; results in BENCHMARKS.md
+	$(BIN)/python -m bench.soak --database-url '$(BENCH_DATABASE_URL)' --minutes $${SOAK_MINUTES:-10} --rate $${SOAK_RATE:-50}
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) ledger.db .mypy_cache .ruff_cache .pytest_cache

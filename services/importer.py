@@ -82,6 +82,9 @@ class _Problems:
             raise ImportRejectedError(self.items, self.total)
 
 
+MAX_LINE_BYTES = 64 * 1024  # the largest event (a 5,000-character note) is far smaller
+
+
 def _parse(
     lines: Sequence[tuple[int, bytes | str]], summary: ImportSummary, progress: Progress | None
 ) -> list[tuple[int, InterchangeLine]]:
@@ -91,6 +94,10 @@ def _parse(
     for index, (number, text) in enumerate(lines, start=1):
         if progress and index % 10_000 == 0:
             progress("validate", index, len(lines))
+        if len(text) > MAX_LINE_BYTES:
+            problems.add(ImportProblem(number, "line", f"longer than {MAX_LINE_BYTES:,} bytes; "
+                                       "no event is that large"))  # fmt: skip
+            continue
         try:
             line = parse_line(text)
         except LineError as error:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.api import pages, problems, routes
 from services.api.context import ApiContext, Settings
+from services.api.limits import BodyLimit
 
 DESCRIPTION = """\
 The re-integration ledger: every fact of a Dutch sickness-absence case under the
@@ -40,6 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.add_middleware(
+        BodyLimit, max_body=ctx.settings.max_body_bytes, max_import=ctx.settings.max_import_bytes
+    )
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(pages.router)

@@ -25,6 +25,8 @@ class Settings:
     jwt_key: str = field(default_factory=signing_key)
     ready_max_lag: int = int(os.environ.get("LEDGER_READY_MAX_LAG", "1000"))
     follow_seconds: float = 0.5  # 0: no background projection (tests refresh on demand)
+    max_body_bytes: int = int(os.environ.get("LEDGER_MAX_BODY_BYTES", str(1 << 20)))
+    max_import_bytes: int = int(os.environ.get("LEDGER_MAX_IMPORT_BYTES", str(100 << 20)))
     # a claimed Idempotency-Key whose request has not finished after this long was left
     # by a server that died; a retry takes it over
     idempotency_abandoned_seconds: float = float(

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.rules import RuleViolation
 from infra.keys import CaseOwnerError, MissingKeyError
@@ -91,6 +92,14 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
         media_type="application/problem+json",
         headers=headers,
     )
+
+
+HTTP_PROBLEMS = {
+    400: ("invalid-request", "The request is not valid"),
+    404: ("not-found", "No such resource"),
+    405: ("method-not-allowed", "This method is not allowed here"),
+    413: ("too-large", "The request is too large"),
+}
 
 
 def database_problem(error: Exception) -> Problem:
@@ -190,6 +199,25 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     async def _database(_: Request, error: Exception) -> JSONResponse:
         return problem_response(database_problem(error), {"Retry-After": "2"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        """Errors the framework raises itself (an unreadable body, too large, 404, 405)."""
+        kind, title = HTTP_PROBLEMS.get(error.status_code, ("http-error", "The request failed"))
+        detail = str(error.detail)
+        if detail == "There was an error parsing the body":
+            detail = "the body is not valid JSON in UTF-8 (or is nested too deeply)"
+        problem = Problem(type=PROBLEM_TYPE + kind, title=title, status=error.status_code,
+                          detail=detail)  # fmt: skip
+        return problem_response(problem, dict(error.headers or {}))
+
+    @app.exception_handler(RecursionError)
+    async def _deep(_: Request, error: RecursionError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "invalid-request", title="The request is not valid", status=400,
+            detail="the JSON body is nested too deeply",
+        )  # fmt: skip
+        return problem_response(problem)
 
     @app.exception_handler(MissingKeyError)
     async def _no_key(_: Request, error: MissingKeyError) -> JSONResponse:
