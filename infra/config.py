@@ -2,11 +2,12 @@
 
 - ``sqlite:///ledger.db`` (relative to the working directory; the default) or
   ``sqlite:////absolute/path.db``;
-- ``postgresql://user[:password]@host[:port]/dbname[?schema=name&lock_timeout=5]``.
+- ``postgresql://user[:password]@host[:port]/dbname[?schema=name&lock_timeout=5&pool_size=4&max_overflow=4]``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,7 +28,7 @@ def limit_lock_waits(seconds: str) -> None:
     """Every PostgreSQL session waits at most ``seconds`` for a lock, reads included (the
     library sets the limit only when it writes events): libpq applies PGOPTIONS when it
     connects, so a stuck lock gives an error the API turns into a 503, not a hang."""
-    setting = f"-c lock_timeout={int(float(seconds) * 1000)}"
+    setting = f"-c lock_timeout={round(float(seconds) * 1000)}"
     options = re.sub(r"-c\s*lock_timeout=\S+", "", os.environ.get("PGOPTIONS", ""))
     os.environ["PGOPTIONS"] = f"{options.strip()} {setting}".strip()
 
@@ -48,6 +49,13 @@ def eventsourcing_env(url: str) -> dict[str, str]:
         }
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)
+        lock_timeout = query.get("lock_timeout", [DEFAULT_LOCK_TIMEOUT_SECONDS])[0]
+        try:
+            float(lock_timeout)
+        except ValueError:
+            raise ConfigurationError(
+                f"lock_timeout={lock_timeout!r} in LEDGER_DATABASE_URL is not a number of seconds"
+            ) from None
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
@@ -55,15 +63,22 @@ def eventsourcing_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": query.get("lock_timeout", [DEFAULT_LOCK_TIMEOUT_SECONDS])[0],
+            # the library takes whole seconds; sessions get the exact value (limit_lock_waits)
+            "POSTGRES_LOCK_TIMEOUT": str(math.ceil(float(lock_timeout))),
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
             # a pooled connection is checked before use, so a restarted server is
             # reconnected to instead of failing every request that draws a dead one
             "POSTGRES_PRE_PING": "y",
+            # the library's recorder, minus its retries of a lock timeout (infra/pg_recorder.py)
+            "APPLICATION_RECORDER_TOPIC": "infra.pg_recorder:LedgerPostgresApplicationRecorder",
+            # each process holds a few pools (events, read models): keep them small, so
+            # that servers, workers and tests together stay under max_connections
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["4"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["4"])[0],
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
-        limit_lock_waits(env["POSTGRES_LOCK_TIMEOUT"])
+        limit_lock_waits(lock_timeout)
         return env
     raise ConfigurationError(
         f"LEDGER_DATABASE_URL {url!r} is not supported: use sqlite:///PATH "

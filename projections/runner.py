@@ -13,6 +13,7 @@ runner cannot skip an event that commits late.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,12 +22,14 @@ from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from domain import events as ev
 from domain.case import Case
 from infra.readmodel import Change, PositionConflict, ReadModelStore
 from projections.base import CaseCache, CaseProjection
+
+log = logging.getLogger("ledger.projections")
 
 CONFLICT_RETRIES = 5
 
@@ -139,8 +142,17 @@ class ProjectionRunner:
     ) -> None:
         """Keep applying new events until ``stop`` is set; ``on_run`` hears of each run
         that applied any."""
+        backoff = poll_seconds
         while not stop.is_set():
-            summary = self.run()
+            try:
+                summary = self.run()
+            except (OperationalError, InterfaceError) as error:  # the database is away
+                log.warning("projections: database unavailable (%s); retry in %.1fs",
+                            error, backoff)  # fmt: skip
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = poll_seconds
             if summary.events == 0:
                 stop.wait(poll_seconds)
             elif on_run is not None:

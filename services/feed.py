@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from threading import Event
 from typing import Any, cast
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import InterfaceError, Notification, OperationalError
 from kafka.errors import KafkaError
 
 from domain import events as ev
@@ -140,12 +141,14 @@ class Feed:
                 backoff = 0.5
                 if run.published == 0:
                     stop.wait(poll_seconds)
-            except KafkaError as error:
+            except (KafkaError, OperationalError, InterfaceError) as error:
                 self.close()
                 broker = self.settings.bootstrap
-                detail = f"broker {broker} unreachable: {error}; retry in {backoff:.1f}s"
+                what = "the database" if not isinstance(error, KafkaError) else f"broker {broker}"
+                detail = f"{what} unreachable: {error}; retry in {backoff:.1f}s"
                 log.warning("feed: %s", detail)
-                self.status("retrying", detail)
+                with suppress(OperationalError, InterfaceError):
+                    self.status("retrying", detail)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, max_backoff)
         self.close()

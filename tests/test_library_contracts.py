@@ -10,8 +10,9 @@ import psycopg
 import pytest
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
-from eventsourcing.tests.persistence import TrackingRecorderTestCase
+from eventsourcing.tests.persistence import ApplicationRecorderTestCase, TrackingRecorderTestCase
 
+from infra.pg_recorder import LedgerPostgresApplicationRecorder
 from infra.readmodel import PostgresReadModelRecorder, SQLiteReadModelRecorder
 from tests.conftest import POSTGRES_URL, require_postgres
 
@@ -47,3 +48,22 @@ class TestPostgresReadModelRecorder(TrackingRecorderTestCase):
     def _drop(schema: str) -> None:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+class TestLedgerPostgresApplicationRecorder(ApplicationRecorderTestCase):
+    """The recorder that stops retrying at a lock timeout keeps the library's contract."""
+
+    def create_recorder(self) -> LedgerPostgresApplicationRecorder:
+        require_postgres()
+        schema = f"test_{uuid4().hex[:12]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+        self.addCleanup(TestPostgresReadModelRecorder._drop, schema)
+        datastore = PostgresDatastore(
+            "postgres", "127.0.0.1", "5432", "postgres", "", schema=schema, lock_timeout=5
+        )
+        self.addCleanup(datastore.close)
+        recorder = LedgerPostgresApplicationRecorder(datastore, events_table_name="stored_events")
+        recorder.create_table()
+        return recorder

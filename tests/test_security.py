@@ -159,3 +159,39 @@ def test_the_dependency_audit_fails_on_a_known_vulnerability() -> None:
     assert code == 1
     assert "jinja2 2.4.1: PYSEC-2014-8" in lines[0]
     assert "1 of 2 packages checked" in lines[-1]
+
+
+def test_an_idempotency_key_replays_only_for_the_same_identity(
+    world: tuple[TestClient, str, str],
+) -> None:
+    client, _, _ = world
+    body = {"employee_id": "EA-9", "employer_id": "ER-A", "first_sick_day": "2026-10-01"}
+    same_name = "employer"  # two tokens with one subject, for different employers
+    own = client.post("/cases", json=body, headers={**auth("employer", same_name, ["ER-A"]),
+                                                   "Idempotency-Key": "shared-1"})  # fmt: skip
+    assert own.status_code == 201
+    other = client.post("/cases", json=body, headers={**auth("employer", same_name, ["ER-B"]),
+                                                     "Idempotency-Key": "shared-1"})  # fmt: skip
+    assert other.status_code == 403, other.text  # authorised afresh, not replayed
+
+
+def test_naming_another_employers_case_reveals_nothing(world: tuple[TestClient, str, str]) -> None:
+    client, _, theirs = world
+    body = {"employee_id": "EA-8", "employer_id": "ER-A", "first_sick_day": "2026-10-01",
+            "case_id": theirs}  # fmt: skip
+    answer = client.post("/cases", json=body, headers=auth("employer", "er-a", ["ER-A"]))
+    assert answer.status_code == 403
+    assert "SicknessReported" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["/deadlines?employer=ER-A&on=0001-01-01&overdue_since_yesterday=true",
+     "/deadlines?employer=%00", "/stats/kpi?employer=%00&period=2026-Q1"],
+)  # fmt: skip
+def test_odd_query_values_are_never_a_server_error(
+    world: tuple[TestClient, str, str], query: str
+) -> None:
+    client, _, _ = world
+    answer = client.get(query, headers=auth("admin"))
+    assert answer.status_code < 500, answer.text

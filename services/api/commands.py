@@ -62,6 +62,13 @@ def request_hash(ctx: ApiContext, *parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def key_owner(principal: Principal) -> str:
+    """Whose Idempotency-Keys these are: the whole identity (subject, role, employers), so
+    that a token for other employers never replays another's result."""
+    employers = "*" if principal.employers is None else ",".join(sorted(principal.employers))
+    return f"{principal.subject}|{principal.role.value}|{employers}"
+
+
 def once(
     ctx: ApiContext,
     principal: Principal,
@@ -74,8 +81,9 @@ def once(
     if key is None:
         status, body = command()
         return status, body, False
-    if not reserve(ctx.store, principal.subject, key, fingerprint):  # someone came first
-        first = stored_result(ctx.store, principal.subject, key)
+    owner = key_owner(principal)
+    if not reserve(ctx.store, owner, key, fingerprint):  # someone came first
+        first = stored_result(ctx.store, owner, key)
         if first is None or first.request_hash != fingerprint:
             raise ProblemError(
                 422, "idempotency-key-reused", "Idempotency-Key used for another request",
@@ -83,9 +91,7 @@ def once(
                 [FieldProblem(field="Idempotency-Key", message="reused for another request")],
             )  # fmt: skip
         abandoned_after = ctx.settings.idempotency_abandoned_seconds
-        if first.status == PENDING and reclaim(
-            ctx.store, principal.subject, key, fingerprint, abandoned_after
-        ):
+        if first.status == PENDING and reclaim(ctx.store, owner, key, fingerprint, abandoned_after):
             return _run_once(ctx, principal, key, fingerprint, command)
         if first.status == PENDING:
             raise ProblemError(
@@ -106,9 +112,9 @@ def _run_once(
     try:
         status, body = command()
     except BaseException:
-        release(ctx.store, principal.subject, key)  # a refused request may be sent again
+        release(ctx.store, key_owner(principal), key)  # a refused request may be sent again
         raise
-    store_result(ctx.store, principal.subject, key, fingerprint, status, body)
+    store_result(ctx.store, key_owner(principal), key, fingerprint, status, body)
     return status, body, False
 
 
@@ -169,6 +175,9 @@ def report_sickness(
         status = 200
     else:
         case_id = body.case_id or derived_id(principal, key, "case")
+        existing = ctx.ledger.find_case(case_id) if body.case_id else None
+        if existing is not None:  # name no other employer's case, not even to learn it exists
+            allow(may_read_case(principal, existing.current.employer_id))
         line = _line(
             {"event_id": event_id, "case_id": case_id, "type": "SicknessReported",
              "occurred_on": body.first_sick_day, "actor": _actor(principal),

@@ -38,7 +38,11 @@ class ApiContext:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.ledger = Ledger(settings.database_url)
-        self.store: ReadModelStore = open_read_models(self.ledger.database_url)
+        # one pool for read models and keys: they live in the same database
+        keys = self.ledger.keys
+        self.store: ReadModelStore = (
+            keys.store if keys is not None else open_read_models(self.ledger.database_url)
+        )
         self.store.create_tables(SERVICE_TABLES)
         self.runner = ProjectionRunner(self.ledger, self.store, all_projections())
         self._lock = threading.Lock()
@@ -75,5 +79,6 @@ class ApiContext:
 
     def close(self) -> None:
         self.stop()
-        self.store.close()
+        if self.ledger.keys is None or self.store is not self.ledger.keys.store:
+            self.store.close()
         self.ledger.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import DataError, IntegrityError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -108,13 +108,16 @@ def database_problem(error: Exception) -> Problem:
     text = str(error).lower()
     if "lock timeout" in text or "lock_timeout" in text or "database is locked" in text:
         detail = (
-            "a database lock was held longer than the lock timeout; nothing was stored. "
-            "Retry; if it persists, look for a stuck transaction (LEDGER_DATABASE_URL "
+            "a database lock was held longer than the lock timeout. Retry with the same "
+            "Idempotency-Key; if it persists, look for a stuck transaction (LEDGER_DATABASE_URL "
             "lock_timeout sets the wait)"
         )
     else:
-        detail = "the database is not reachable right now; nothing was stored. Retry shortly"
-    log.warning("database unavailable: %s", type(error).__name__)
+        detail = (
+            "the database is not reachable right now. A command may or may not have been "
+            "stored: retry with the same Idempotency-Key, which applies it at most once"
+        )
+    log.warning("database unavailable: %s: %s", type(error).__name__, error)
     return Problem(
         type=PROBLEM_TYPE + "database-unavailable", title="The database is unavailable",
         status=503, detail=detail,
@@ -194,6 +197,26 @@ def install(app: FastAPI) -> None:
             detail=str(error),
         )  # fmt: skip
         return problem_response(problem, {"Retry-After": "1"})
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, error: IntegrityError) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "conflict", title="Another writer changed these cases first",
+            status=409, detail="a case changed while this request was written; events "
+            "already stored stay stored. Send it again: stored events are recognised by "
+            "their event_id and skipped",
+        )  # fmt: skip
+        return problem_response(problem, {"Retry-After": "1"})
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _data(_: Request, error: Exception) -> JSONResponse:
+        problem = Problem(
+            type=PROBLEM_TYPE + "invalid-request", title="The request is not valid", status=422,
+            detail="a value is out of range or holds a character the store refuses (such as "
+            "NUL); check dates and identifiers",
+        )  # fmt: skip
+        return problem_response(problem)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
