@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unittest
 from uuid import uuid4
 
 import psycopg
@@ -15,6 +16,25 @@ from eventsourcing.tests.persistence import ApplicationRecorderTestCase, Trackin
 from infra.pg_recorder import LedgerPostgresApplicationRecorder
 from infra.readmodel import PostgresReadModelRecorder, SQLiteReadModelRecorder
 from tests.conftest import POSTGRES_URL, require_postgres
+
+
+def fresh_schema(case: unittest.TestCase) -> PostgresDatastore:
+    """A datastore on a new schema, dropped when ``case`` ends."""
+    require_postgres()
+    schema = f"test_{uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    case.addCleanup(_drop, schema)
+    datastore = PostgresDatastore(
+        "postgres", "127.0.0.1", "5432", "postgres", "", schema=schema, lock_timeout=5
+    )
+    case.addCleanup(datastore.close)
+    return datastore
+
+
+def _drop(schema: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 class TestSQLiteReadModelRecorder(TrackingRecorderTestCase):
@@ -31,23 +51,10 @@ class TestSQLiteReadModelRecorder(TrackingRecorderTestCase):
 @pytest.mark.postgres
 class TestPostgresReadModelRecorder(TrackingRecorderTestCase):
     def create_recorder(self) -> PostgresReadModelRecorder:
-        require_postgres()
-        schema = f"test_{uuid4().hex[:12]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        self.addCleanup(self._drop, schema)
-        datastore = PostgresDatastore(
-            "postgres", "127.0.0.1", "5432", "postgres", "", schema=schema, lock_timeout=5
-        )
-        self.addCleanup(datastore.close)
+        datastore = fresh_schema(self)
         recorder = PostgresReadModelRecorder(datastore, tracking_table_name="projections_tracking")
         recorder.create_table()
         return recorder
-
-    @staticmethod
-    def _drop(schema: str) -> None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.mark.postgres
@@ -55,15 +62,7 @@ class TestLedgerPostgresApplicationRecorder(ApplicationRecorderTestCase):
     """The recorder that stops retrying at a lock timeout keeps the library's contract."""
 
     def create_recorder(self) -> LedgerPostgresApplicationRecorder:
-        require_postgres()
-        schema = f"test_{uuid4().hex[:12]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        self.addCleanup(TestPostgresReadModelRecorder._drop, schema)
-        datastore = PostgresDatastore(
-            "postgres", "127.0.0.1", "5432", "postgres", "", schema=schema, lock_timeout=5
-        )
-        self.addCleanup(datastore.close)
+        datastore = fresh_schema(self)
         recorder = LedgerPostgresApplicationRecorder(datastore, events_table_name="stored_events")
         recorder.create_table()
         return recorder
