@@ -62,6 +62,13 @@ class HeadcountRejectedError(ValueError):
 
 def parse_csv(text: str) -> list[HeadcountRow]:
     """Every row, or ``HeadcountRejectedError`` listing every bad one (line and field)."""
+    try:
+        return _parse_rows(text)
+    except csv.Error as error:  # e.g. a field over the csv module's limit
+        raise HeadcountRejectedError([HeadcountProblem(0, "file", f"not CSV: {error}")]) from None
+
+
+def _parse_rows(text: str) -> list[HeadcountRow]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or list(reader.fieldnames)[:3] != list(COLUMNS[:3]):
         problem = HeadcountProblem(1, "header", f"the header must be {','.join(COLUMNS)}")

@@ -325,7 +325,7 @@ class KeyRing:
             "created_at, erased_at) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
             [self._new_file_row(case_id, subject) for case_id, subject in new],
         )
-        owners = self._owners([case_id for case_id, _ in new])
+        owners = self._owners([case_id for case_id, _ in new], keys=True)
         for case_id, subject in new:
             if owners.get(case_id) != subject:
                 raise CaseOwnerError(f"case {case_id} belongs to another employee")
@@ -342,16 +342,30 @@ class KeyRing:
             _now(),
         ]
 
-    def _owners(self, case_ids: list[UUID]) -> dict[UUID, UUID]:
+    def _owners(self, case_ids: list[UUID], *, keys: bool = False) -> dict[UUID, UUID]:
+        """Each case's subject; with ``keys``, the files' data keys are read in the same
+        query and cached (a bulk import then seals without one query per new case)."""
         found: dict[UUID, UUID] = {}
+        columns = "case_id, subject_id" + (", personal, medical, master_key_id" if keys else "")
         for start in range(0, len(case_ids), 500):
             chunk = [str(c) for c in case_ids[start : start + 500]]
             marks = ", ".join("?" * len(chunk))
             rows = self.store.query(
-                f"SELECT case_id, subject_id FROM {{file_key}} WHERE case_id IN ({marks})", chunk
+                f"SELECT {columns} FROM {{file_key}} WHERE case_id IN ({marks})", chunk
             )
-            found |= {UUID(r["case_id"]): UUID(r["subject_id"]) for r in rows}
+            for row in rows:
+                case_id = UUID(row["case_id"])
+                found[case_id] = UUID(row["subject_id"])
+                if keys:
+                    self._remember_keys(case_id, row)
         return found
+
+    def _remember_keys(self, case_id: UUID, row: dict[str, Any]) -> None:
+        for protection in Protection:
+            wrapped = row[protection.value]
+            label = f"{case_id}:{protection.value}"
+            key = self._unwrap(wrapped, label, row["master_key_id"]) if wrapped else None
+            self._keys.remember((case_id, protection), key)
 
     def subject_of_case(self, case_id: UUID) -> UUID | None:
         cached = self._cases.get(case_id)

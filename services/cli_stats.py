@@ -73,6 +73,10 @@ def cmd_headcount(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"ledger headcount: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
+    except UnicodeDecodeError as error:
+        print(f"ledger headcount: {args.file} is not UTF-8 text (byte {error.start}); save it "
+              "as UTF-8 CSV", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     try:
         rows = parse_csv(text)
     except HeadcountRejectedError as rejected:

@@ -244,3 +244,18 @@ def test_an_overlong_import_line_is_refused_naming_it(tmp_path: Path) -> None:
         assert refused.value.problems[0].line == 2
         assert "longer than" in refused.value.problems[0].message
         assert ledger.recorder.max_notification_id() is None
+
+
+def test_hostile_headcount_files_are_refused_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from services.cli import main
+
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'l.db'}")
+    huge = tmp_path / "huge.csv"
+    huge.write_text("employer_id,period,headcount\nER1,2026," + "9" * 200_000 + "\n")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"employer_id,period,headcount\n\xff\xfe,2026,1\n")
+    for path in (huge, binary):
+        assert main(["headcount", "import", str(path)]) in (1, 2)
+        assert "Traceback" not in capsys.readouterr().err
