@@ -59,7 +59,7 @@ bench: install services ## benchmarks with same-run baselines; results appended 
 	$(BIN)/python -m bench.audit_bench --database-url '$(BENCH_DATABASE_URL)'
 
 soak: install services ## a bounded steady load (SOAK_MINUTES, default 10) with a final consistency check; results in BENCHMARKS.md
-	$(BIN)/python -m bench.soak --database-url '$(BENCH_DATABASE_URL)' --minutes $${SOAK_MINUTES:-10} --rate $${SOAK_RATE:-50}
+	$(BIN)/python -m bench.soak --database-url '$(BENCH_DATABASE_URL)' --minutes $${SOAK_MINUTES:-10} --rate $${SOAK_RATE:-30} --clients 6
 
 clean: ## remove the virtualenv and local databases
 	rm -rf $(VENV) ledger.db .mypy_cache .ruff_cache .pytest_cache
