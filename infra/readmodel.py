@@ -19,7 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Tracking,
+    TrackingRecorder,
+)
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
@@ -299,10 +304,19 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
         return f'"{self.datastore.schema}".{table}'
 
     def create_tables(self, tables: Sequence[Table]) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            for table in tables:
-                for statement in _ddl(table, self._qualified(table.physical), "postgres"):
-                    cursor.execute(cast(Any, statement))
+        """``CREATE ... IF NOT EXISTS`` is not safe against itself: two sessions creating
+        one table at once can collide on the catalogue. The loser tries again, and then
+        finds the table there."""
+        for attempt in range(3):
+            try:
+                with self.datastore.transaction(commit=True) as cursor:
+                    for table in tables:
+                        for statement in _ddl(table, self._qualified(table.physical), "postgres"):
+                            cursor.execute(cast(Any, statement))
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
     def _lock_position(self, cursor: Any, projection: str) -> int | None:
         """Read the position and lock its row until the transaction ends."""

@@ -348,3 +348,30 @@ def test_a_stuck_lock_is_a_clear_503_not_a_hang(postgres_schema_url: str, tmp_pa
         assert_nothing_lost_or_invented(postgres_schema_url, client)
     finally:
         server.stop()
+
+
+def test_first_requests_racing_to_create_tables_all_succeed(postgres_schema_url: str) -> None:
+    """Eight sessions create one new table at once on a fresh schema: none fails."""
+    from infra.readmodel import Table, open_read_models
+
+    table = Table(f"race_{uuid4().hex[:8]}", (("k", "text"), ("v", "integer")), ("k",),
+                  indexes=(("v",),))  # fmt: skip
+    stores = [open_read_models(postgres_schema_url) for _ in range(8)]
+    failures: list[BaseException] = []
+    start = threading.Barrier(len(stores))
+
+    def create(store: Any) -> None:
+        start.wait()
+        try:
+            store.create_tables([table])
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=create, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert not failures, failures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -60,6 +61,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {"application/problem+json": {}}}
     for status in (400, 401, 403, 404, 409, 422)
 }
+log = logging.getLogger("ledger.api")
 router = APIRouter()
 S5 = "poortwachter.md s5"
 
@@ -326,7 +328,10 @@ def ready(ctx: Context) -> Readiness:
         head = ctx.runner.head()
         positions = ctx.runner.positions()
     except Exception as error:  # the store is what is not ready
-        raise ProblemError(503, "not-ready", "The store does not answer", str(error)) from None
+        log.warning("not ready: %s", error)  # the reason goes to the log, not to the caller
+        raise ProblemError(
+            503, "not-ready", "The store does not answer", "the database does not answer; retry"
+        ) from None
     behind = {name: head - (pos or 0) for name, pos in positions.items()}
     worst = max(behind.values(), default=0)
     if worst > ctx.settings.ready_max_lag:
