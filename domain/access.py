@@ -131,6 +131,15 @@ def may_read_case(principal: Principal, employer_id: str) -> Decision:
     return _ALLOWED
 
 
+def may_record_kind(principal: Principal, event_class: type[ev.CaseEvent]) -> Decision:
+    """Whether the role records this kind of event at all, whatever the case."""
+    if event_class not in RECORDS[principal.role]:
+        return Decision(
+            False, f"a {principal.role.value} may not record {event_class.__name__}", SOURCE
+        )
+    return _ALLOWED
+
+
 def may_record(
     principal: Principal,
     event_class: type[ev.CaseEvent],
@@ -143,16 +152,15 @@ def may_record(
     kind of event it corrects (``corrected_class``)."""
     if not principal.serves(employer_id):
         return may_read_case(principal, employer_id)
-    allowed = RECORDS[principal.role]
     target = corrected_class if event_class in ev.CORRECTION_TYPES else event_class
-    if target is None or target not in allowed:
-        what = target.__name__ if target else event_class.__name__
+    if target is None:
         return Decision(
-            False,
-            f"a {principal.role.value} may not record {what}"
-            + (" (nor correct it)" if corrected_class else ""),
-            SOURCE,
+            False, f"a {principal.role.value} may not record {event_class.__name__}", SOURCE
         )
+    kind = may_record_kind(principal, target)
+    if not kind:
+        return Decision(False, kind.reason + (" (nor correct it)" if corrected_class else ""),
+                        SOURCE)  # fmt: skip
     if principal.role is Role.ADMIN:
         return _ALLOWED
     corrected = data.get("corrected_data")

@@ -426,14 +426,13 @@ class KeyRing:
     def erase_files(self, case_ids: Sequence[UUID]) -> int:
         """Destroy the files' data keys, and the blind index of every employee left with no
         file; returns how many files had keys. The erasure counter tells other processes."""
-        erased = 0
         subjects = set(self._owners(list(case_ids)).values())
-        for case_id in case_ids:
-            erased += self.store.write(
-                "UPDATE {file_key} SET personal = NULL, medical = NULL, erased_at = ? "
-                "WHERE case_id = ? AND erased_at IS NULL",
-                [_now(), str(case_id)],
-            )
+        live = self._live_files(case_ids)
+        self.store.write_many(
+            "UPDATE {file_key} SET personal = NULL, medical = NULL, erased_at = ? "
+            "WHERE case_id = ? AND erased_at IS NULL",
+            [[_now(), str(case_id)] for case_id in case_ids],
+        )
         for subject in subjects:
             self.store.write(
                 "DELETE FROM {subject_index} WHERE subject_id = ? AND NOT EXISTS (SELECT 1 "
@@ -442,7 +441,18 @@ class KeyRing:
             )
         self.store.write("UPDATE {key_epoch} SET n = n + 1 WHERE name = 'erasures'")
         self.forget()
-        return erased
+        return live
+
+    def _live_files(self, case_ids: Sequence[UUID]) -> int:
+        if not case_ids:
+            return 0
+        marks = ", ".join("?" * len(case_ids))
+        rows = self.store.query(
+            f"SELECT count(*) AS n FROM {{file_key}} WHERE erased_at IS NULL "
+            f"AND case_id IN ({marks})",
+            [str(c) for c in case_ids],
+        )
+        return int(rows[0]["n"])
 
     def drop_orphan_subjects(self, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> int:
         """Forget employee ids whose report was refused: a subject with no file after a day."""

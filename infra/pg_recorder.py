@@ -22,11 +22,16 @@ WAIT_SECONDS = 0.2
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
+def is_lock_timeout(error: BaseException) -> bool:
+    """A statement gave up waiting for a lock (PostgreSQL), or the file was locked (SQLite)."""
+    text = str(error).lower()
+    return "lock timeout" in text or "lock_timeout" in text or "database is locked" in text
+
+
 def is_final(error: BaseException) -> bool:
     """A lock timeout, or a pool that already waited its timeout for a connection: retrying
     would only make the caller wait ten times as long for the same answer."""
-    text = str(error).lower()
-    return "lock timeout" in text or "lock_timeout" in text or "couldn't get a connection" in text
+    return is_lock_timeout(error) or "couldn't get a connection" in str(error).lower()
 
 
 def retried_unless_lock_timeout(method: Method) -> Method:

@@ -196,7 +196,9 @@ class Ledger(Application[UUID]):
         """``same_as_stored``, comparing a withheld medical field with its sealed value. The
         answer (same or not) goes to a writer who holds the text already."""
         stored = case.events_by_id[line.event_id]
-        medical = self._medical_fields(case.id).get(stored.event_id) if self.keys else None
+        medical = None
+        if self.keys is not None and Protection.MEDICAL in protected_fields(type(stored)).values():
+            medical = self._medical_fields(case.id).get(stored.event_id)
         return same_as_stored(case, line, medical)
 
     def medical_fields(self, case_id: UUID, principal: Principal) -> dict[UUID, dict[str, Any]]:

@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from domain import events as ev
 from domain.access import (
     READS_CASES,
-    RECORDS,
     Principal,
     Role,
     actor_role,
     may_read_case,
     may_read_medical,
     may_record,
+    may_record_kind,
 )
 from domain.case import Case, continues_case
 from domain.interchange import LINE_ADAPTER, InterchangeLine
@@ -347,8 +347,6 @@ def readable_case(ctx: ApiContext, principal: Principal, case_id: UUID, action: 
     """The case, if ``principal`` may read it; the read is recorded for the reviewer."""
     if principal.role not in READS_CASES:  # before looking: not even whether it exists
         raise forbidden("analysts see statistics only, never a case", "poortwachter.md s5")
-    if ctx.ledger.keys is not None:
-        ctx.ledger.keys.refresh()  # an erasure by another process shows at once
     case = ctx.ledger.get_case(case_id)
     allow(may_read_case(principal, case.current.employer_id))
     record_access(ctx.store, principal.subject, principal.role.value, case_id, action)
@@ -364,11 +362,9 @@ def allow_import(principal: Principal, lines: Sequence[tuple[int, bytes | str]])
         except (ValueError, AttributeError):
             continue  # the importer reports the line
         event_class = ev.CATALOGUE.get(kind) if isinstance(kind, str) else None
-        if event_class is not None and event_class not in RECORDS[principal.role]:
-            raise forbidden(
-                f"line {number}: a {principal.role.value} may not record {kind}",
-                "poortwachter.md s5",
-            )
+        decision = may_record_kind(principal, event_class) if event_class else None
+        if decision is not None and not decision:
+            raise forbidden(f"line {number}: {decision.reason}", decision.rule)
 
 
 def medical_for(ctx: ApiContext, principal: Principal, case: Case) -> Medical | None:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.rules import RuleViolation
 from infra.keys import CaseOwnerError, MissingKeyError
+from infra.pg_recorder import is_lock_timeout
 from infra.service_tables import AccessLogBusyError
 from services.importer import ImportRejectedError
 from services.ledger import DuplicateEventError, UnknownCaseError
@@ -105,8 +106,7 @@ HTTP_PROBLEMS = {
 def database_problem(error: Exception) -> Problem:
     """The database refused or is gone: a 503 the client may retry; nothing was stored
     unless the answer said so."""
-    text = str(error).lower()
-    if "lock timeout" in text or "lock_timeout" in text or "database is locked" in text:
+    if is_lock_timeout(error):
         detail = (
             "a database lock was held longer than the lock timeout. Retry with the same "
             "Idempotency-Key; if it persists, look for a stuck transaction (LEDGER_DATABASE_URL "
