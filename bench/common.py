@@ -51,7 +51,7 @@ def lines_for(events: int) -> list[tuple[int, bytes | str]]:
     while len(rows) < events:
         rows.extend(json.dumps(x) for x in simulate(2000, seed=seed, today=date(2026, 11, 1)))
         seed += 1
-    return numbered(rows)
+    return list(numbered(rows))
 
 
 def fresh_url(base: str, kind: str, workdir: Path) -> str:

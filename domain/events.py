@@ -37,14 +37,15 @@ MedicalText = Annotated[
 
 class Withheld(BaseModel):
     """A protected value the reader does not get: its key was destroyed (``erased``,
-    crypto-shredding) or it is medical and the reader is not the occupational physician.
+    crypto-shredding), it is medical and the reader is not the occupational physician,
+    or the reader never opens protected values (``sealed``: the read models).
 
     Only reading produces it; an event that carries one cannot be recorded.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    withheld: Literal["erased", "medical"]
+    withheld: Literal["erased", "medical", "sealed"]
 
 
 class ActorRole(StrEnum):

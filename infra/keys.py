@@ -443,6 +443,15 @@ class KeyRing:
         self.forget()
         return live
 
+    def drop_unused_files(self, case_ids: Sequence[UUID]) -> None:
+        """Delete the key rows of files that were opened but never written (a refused
+        import); the caller passes only case ids that have no stored events."""
+        self.store.write_many(
+            "DELETE FROM {file_key} WHERE case_id = ?", [[str(c)] for c in case_ids]
+        )
+        self._cases.clear()  # else a later import would take the files for open already
+        self.forget()
+
     def _live_files(self, case_ids: Sequence[UUID]) -> int:
         if not case_ids:
             return 0

@@ -58,6 +58,17 @@ class PydanticMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        return self._to_domain_event(stored_event, open_fields=True)
+
+    def to_sealed_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        """The event with its protected fields left unopened (withheld as ``sealed``): what
+        the read models get, since they keep no personal data; it also saves a rebuild
+        the decryption and a key lookup per file."""
+        return self._to_domain_event(stored_event, open_fields=False)
+
+    def _to_domain_event(
+        self, stored_event: StoredEvent, *, open_fields: bool
+    ) -> DomainEventProtocol[UUID]:
         cls = resolve_topic(stored_event.topic)
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
             return super().to_domain_event(stored_event)
@@ -66,7 +77,9 @@ class PydanticMapper(Mapper[UUID]):
         while from_version < getattr(cls, "class_version", 1):
             getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
             from_version += 1
-        if self.keyring is not None:
+        if not open_fields:
+            _withhold_sealed(state)
+        elif self.keyring is not None:
             self.open_fields(stored_event, state, medical=False)
         state["originator_id"] = stored_event.originator_id
         state["originator_version"] = stored_event.originator_version
@@ -115,3 +128,9 @@ class PydanticMapper(Mapper[UUID]):
                 f"{stored_event.originator_id} v{stored_event.originator_version}: {error}"
             )
             raise MapperDeserialisationError(msg) from error
+
+
+def _withhold_sealed(state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        if is_envelope(value):
+            state[name] = {"withheld": "sealed"}

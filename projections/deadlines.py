@@ -97,6 +97,7 @@ class DeadlineQuery:
     status: DeadlineStatus | None = None
     due_before: date | None = None
     became_overdue: bool = False  # overdue on ``on``, not yet the day before
+    limit: int | None = None  # the first ``limit`` by due date (a page of a long list)
 
     def matches(self, row: CaseDeadline) -> bool:
         deadline = row.deadline
@@ -145,17 +146,34 @@ def find_deadlines(
     if query.became_overdue:
         conditions.append("due_on = ?")
         values.append((query.on - timedelta(days=1)).isoformat())
-    rows = store.query(
-        f"SELECT * FROM {{deadline}} WHERE {' AND '.join(conditions)} "
-        "ORDER BY due_on, case_id, deadline, cycle",
-        values,
-    )
-    found = [CaseDeadline(UUID(row["case_id"]), fact_from_row(row).as_of(query.on)) for row in rows]
+    sql = f"SELECT * FROM {{deadline}} WHERE {' AND '.join(conditions)} "
+    found = _from_view(store, query, sql + "ORDER BY due_on, case_id, deadline, cycle", values)
     found.extend(_replayed(store, query, replay))
-    return sorted(
+    ordered = sorted(
         (row for row in found if query.matches(row)),
         key=lambda r: (r.deadline.due_on, str(r.case_id), r.deadline.deadline),
     )
+    return ordered if query.limit is None else ordered[: query.limit]
+
+
+def _from_view(
+    store: ReadModelStore, query: DeadlineQuery, sql: str, values: list[Any]
+) -> list[CaseDeadline]:
+    """The view's rows with their status as of the day; with a limit, only as many rows
+    as it takes to find ``limit`` that match (the SQL filter is a pre-filter)."""
+
+    def as_of(rows: list[Row]) -> list[CaseDeadline]:
+        return [CaseDeadline(UUID(r["case_id"]), fact_from_row(r).as_of(query.on)) for r in rows]
+
+    if query.limit is None:
+        return as_of(store.query(sql, values))
+    size = query.limit
+    while True:
+        rows = store.query(f"{sql} LIMIT {size}", values)
+        found = as_of(rows)
+        if len(rows) < size or sum(map(query.matches, found)) >= query.limit:
+            return found
+        size *= 4
 
 
 def _scope(query: DeadlineQuery) -> tuple[list[str], list[Any]]:

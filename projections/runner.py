@@ -26,6 +26,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 
 from domain import events as ev
 from domain.case import Case
+from infra.mapper import PydanticMapper
 from infra.readmodel import Change, PositionConflict, ReadModelStore
 from projections.base import CaseCache, CaseProjection
 
@@ -74,6 +75,12 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.page_size = page_size
         self.cases = CaseCache(self._load)
+        mapper = ledger.mapper  # read models keep no personal data: leave it sealed
+        self._decode = (
+            mapper.to_sealed_domain_event
+            if isinstance(mapper, PydanticMapper)
+            else mapper.to_domain_event
+        )
         store.create_tables([table for p in self.projections for table in p.tables])
 
     def positions(self) -> dict[str, int | None]:
@@ -115,7 +122,7 @@ class ProjectionRunner:
                 )
                 if not page:
                     break
-                events = [cast(ev.CaseEvent, self.ledger.mapper.to_domain_event(n)) for n in page]
+                events = [cast(ev.CaseEvent, self._decode(n)) for n in page]
                 end = page[-1].id
                 applied += self._apply_page(positions, [n.id for n in page], events, end)
                 start = end

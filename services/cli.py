@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
@@ -193,6 +193,9 @@ def _parser() -> argparse.ArgumentParser:
         "--overdue-since-yesterday",
         action="store_true",
         help="only deadlines that became overdue today (due yesterday, not met)",
+    )
+    p.add_argument(
+        "--limit", type=_positive, metavar="N", help="only the first N by due date (a page)"
     )
     p.add_argument("--no-refresh", action="store_true", help="read the view as it is")
     p.add_argument("--json", action="store_true", help="print JSON rows")
@@ -440,34 +443,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _progress(stream: TextIO) -> Callable[[str, int, int], None]:
     def report(stage: str, done: int, total: int) -> None:
-        print(f"import: {stage} {done:,}/{total:,}", file=stream, flush=True)
+        of = f"/{total:,}" if total else ""
+        print(f"import: {stage} {done:,}{of}", file=stream, flush=True)
 
     return report
 
 
-def _read(file: str) -> list[bytes]:
-    if file == "-":
-        return sys.stdin.buffer.read().splitlines()
-    return Path(file).read_bytes().splitlines()
+def _large_only(report: Callable[[str, int, int], None]) -> Callable[[str, int, int], None]:
+    """Progress for imports of 10,000 lines or more; a small one finishes too soon."""
+
+    def maybe(stage: str, done: int, total: int) -> None:
+        if total == 0 or total >= 10_000:
+            report(stage, done, total)
+
+    return maybe
+
+
+def _open_lines(file: str) -> BinaryIO:
+    """The file's lines, read as they are needed (``-``: standard input)."""
+    return sys.stdin.buffer if file == "-" else Path(file).open("rb")
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     try:
-        raw = _read(args.file)
+        source = _open_lines(args.file)
     except OSError as error:
         print(f"ledger import: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
-    lines = numbered(raw)
-    show_progress = not args.quiet and len(lines) >= 10_000
-    with Ledger() as ledger:
+    with source, Ledger() as ledger:
         try:
             summary = import_lines(
                 ledger,
-                lines,
+                numbered(source),
                 batch_size=args.batch_size,
-                progress=_progress(sys.stderr) if show_progress else None,
+                progress=None if args.quiet else _large_only(_progress(sys.stderr)),
             )
         except ImportRejectedError as rejected:
             _report_rejection(rejected, as_json=args.json)
@@ -535,7 +553,7 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    lines = numbered(json.dumps(line) for line in simulate(args.cases, seed=2026))
+    lines = list(numbered(json.dumps(line) for line in simulate(args.cases, seed=2026)))
     with Ledger() as ledger:
         summary = import_lines(ledger, lines)
         cases = [ledger.get_case(case_id) for case_id in _case_ids(lines)]

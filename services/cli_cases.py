@@ -189,6 +189,7 @@ def _query(args: argparse.Namespace, on: date) -> DeadlineQuery:
         status=DeadlineStatus(args.status) if args.status else None,
         due_before=args.due_before,
         became_overdue=args.overdue_since_yesterday,
+        limit=args.limit,
     )
 
 

@@ -4,12 +4,19 @@ Nothing is written unless every line is valid and every event keeps every rule
 of its case. Events are then written in file order, in batched transactions;
 re-importing the same ``event_id`` appends nothing, so an import interrupted by
 a database failure is completed by running it again.
+
+Memory stays flat in the size of the file (issue 10): the lines are spilled to a
+scratch file under their case (``infra.spill``), checked a group of cases at a
+time, and the sealed events spilled again until every line has passed.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
+import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 from uuid import UUID
@@ -18,11 +25,14 @@ from domain.case import Case
 from domain.events import CaseEvent
 from domain.interchange import InterchangeLine, LineError, parse_line
 from domain.rules import RuleViolation
+from infra.spill import Spill, SpilledLine
 from services.ledger import DuplicateEventError, Ledger, offer
 
 DEFAULT_BATCH_SIZE = 5000
+CASES_PER_GROUP = 500  # cases checked together: bounds the memory of the check
 MAX_REPORTED_PROBLEMS = 100
 
+# (stage, done, total); total 0 while the file is still being read
 Progress = Callable[[str, int, int], None]
 
 
@@ -62,123 +72,238 @@ class ImportSummary:
         return asdict(self)
 
 
-def numbered(raw_lines: Iterable[bytes | str]) -> list[tuple[int, bytes | str]]:
-    """Non-blank lines with their 1-based line numbers."""
-    return [(n, text) for n, text in enumerate(raw_lines, start=1) if text.strip()]
+def numbered(raw_lines: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | str]]:
+    """Non-blank lines with their 1-based line numbers, read as they are needed."""
+    return ((n, text) for n, text in enumerate(raw_lines, start=1) if text.strip())
 
 
 class _Problems:
+    """Every problem counted; the ``MAX_REPORTED_PROBLEMS`` earliest lines kept."""
+
     def __init__(self) -> None:
-        self.items: list[ImportProblem] = []
+        self._heap: list[tuple[int, int, ImportProblem]] = []  # (-line, order, problem)
         self.total = 0
 
     def add(self, problem: ImportProblem) -> None:
         self.total += 1
-        if len(self.items) < MAX_REPORTED_PROBLEMS:
-            self.items.append(problem)
+        item = (-problem.line, -self.total, problem)
+        if len(self._heap) < MAX_REPORTED_PROBLEMS:
+            heapq.heappush(self._heap, item)
+        else:
+            heapq.heappushpop(self._heap, item)
 
     def raise_if_any(self) -> None:
         if self.total:
-            raise ImportRejectedError(self.items, self.total)
+            items = sorted(self._heap, key=lambda item: (-item[0], -item[1]))
+            raise ImportRejectedError([problem for _, _, problem in items], self.total)
 
 
 MAX_LINE_BYTES = 64 * 1024  # the largest event (a 5,000-character note) is far smaller
+SPILL_ROWS = 5000
+
+_CASE_ID_TEXT = re.compile(r'"case_id"\s*:\s*"([^"\\]{1,100})"')
+_CASE_ID_BYTES = re.compile(rb'"case_id"\s*:\s*"([^"\\]{1,100})"')
 
 
-def _parse(
-    lines: Sequence[tuple[int, bytes | str]], summary: ImportSummary, progress: Progress | None
-) -> list[tuple[int, InterchangeLine]]:
-    problems = _Problems()
-    parsed: list[tuple[int, InterchangeLine]] = []
-    first_seen: dict[UUID, tuple[int, InterchangeLine]] = {}
-    for index, (number, text) in enumerate(lines, start=1):
-        if progress and index % 10_000 == 0:
-            progress("validate", index, len(lines))
+def case_key(text: bytes | str) -> str:
+    """The line's case id, read without validating the line, to group lines by case.
+    A line whose key differs from the case id its validation finds is refused, so a
+    key read wrongly can refuse a line but never put it in another case."""
+    found: set[Any] = set(
+        _CASE_ID_BYTES.findall(text) if isinstance(text, bytes) else _CASE_ID_TEXT.findall(text)
+    )
+    raw = found.pop() if len(found) == 1 else _case_id_from_json(text)
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    try:
+        return str(UUID(raw))  # the same case however its id is spelled
+    except ValueError:
+        return str(raw)
+
+
+def _case_id_from_json(text: bytes | str) -> str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return ""
+    case_id = value.get("case_id") if isinstance(value, dict) else None
+    return case_id if isinstance(case_id, str) else ""
+
+
+def _spill_lines(
+    spill: Spill,
+    lines: Iterable[tuple[int, bytes | str]],
+    summary: ImportSummary,
+    problems: _Problems,
+    progress: Progress | None,
+) -> None:
+    rows: list[tuple[str, int, bytes | str]] = []
+    for number, text in lines:
+        summary.lines += 1
+        if progress and summary.lines % 100_000 == 0:
+            progress("read", summary.lines, 0)
         if len(text) > MAX_LINE_BYTES:
             problems.add(ImportProblem(number, "line", f"longer than {MAX_LINE_BYTES:,} bytes; "
                                        "no event is that large"))  # fmt: skip
             continue
+        rows.append((case_key(text), number, text))
+        if len(rows) == SPILL_ROWS:
+            spill.add_lines(rows)
+            rows = []
+    spill.add_lines(rows)
+
+
+CaseLines = tuple[UUID, list[tuple[int, InterchangeLine]]]
+
+
+def _parse_case(
+    spill: Spill, lines: list[SpilledLine], summary: ImportSummary, problems: _Problems
+) -> CaseLines | None:
+    """One case's valid lines, repeats removed; None if any of its lines is bad."""
+    parsed: list[tuple[int, InterchangeLine]] = []
+    first: dict[UUID, tuple[int, InterchangeLine]] = {}
+    bad = False
+    for number, text in lines:
         try:
             line = parse_line(text)
         except LineError as error:
             problems.add(ImportProblem(number, error.field, error.message))
+            bad = True
             continue
-        earlier = first_seen.get(line.event_id)
+        if str(line.case_id) != case_key(text):
+            problems.add(ImportProblem(number, "case_id", "given more than once in the line"))
+            bad = True
+            continue
+        earlier = first.get(line.event_id)
         if earlier is None:
-            first_seen[line.event_id] = (number, line)
+            first[line.event_id] = (number, line)
             parsed.append((number, line))
+            bad |= _used_by_another_case(spill, line, number, problems)
         elif earlier[1] == line:
             summary.duplicates += 1
         else:
-            problems.add(
-                ImportProblem(
-                    number, "event_id", f"also used on line {earlier[0]} for different content"
-                )
-            )
-    problems.raise_if_any()
-    return parsed
+            problems.add(ImportProblem(
+                number, "event_id", f"also used on line {earlier[0]} for different content"
+            ))  # fmt: skip
+            bad = True
+    return None if bad or not parsed else (parsed[0][1].case_id, parsed)
 
 
-def _apply(
-    ledger: Ledger, parsed: Sequence[tuple[int, InterchangeLine]], summary: ImportSummary
+def _used_by_another_case(
+    spill: Spill, line: InterchangeLine, number: int, problems: _Problems
+) -> bool:
+    earlier = spill.first_use(line.event_id, str(line.case_id), number)
+    if earlier is None or earlier[0] == str(line.case_id):
+        return False
+    later, first = max(number, earlier[1]), min(number, earlier[1])
+    problems.add(
+        ImportProblem(later, "event_id", f"also used on line {first} for different content")
+    )
+    return True
+
+
+def _apply_case(
+    ledger: Ledger,
+    case: Case | None,
+    lines: list[tuple[int, InterchangeLine]],
+    subjects: dict[str, UUID],
+    summary: ImportSummary,
+    problems: _Problems,
 ) -> list[tuple[int, CaseEvent]]:
-    """Apply every line to its case in memory; return new events with their line numbers."""
-    case_ids = list(dict.fromkeys(line.case_id for _, line in parsed))
-    existing = ledger.existing_case_ids(case_ids)
-    cases: dict[UUID, Case] = {case_id: ledger.get_case(case_id) for case_id in existing}
-    stored_ids = {case_id: set(case.events_by_id) for case_id, case in cases.items()}
-    subjects = ledger.subjects_of([line for _, line in parsed])
-    problems = _Problems()
-    failed: set[UUID] = set()
+    """Offer a case's lines to it in file order; its new events with their line numbers."""
     line_of: dict[UUID, int] = {}
-    for number, line in parsed:
-        if line.case_id in failed:
-            continue
-        case = cases.get(line.case_id)
+    for number, line in lines:
         try:
-            if case is not None and line.event_id in stored_ids.get(line.case_id, ()):
+            if case is not None and line.event_id in case.events_by_id:  # stored before
                 ledger.same_as_stored(case, line)
                 summary.duplicates += 1
                 continue
-            cases[line.case_id] = offer(case, line, ledger.subject_of(line, subjects))
+            case = offer(case, line, ledger.subject_of(line, subjects))
             line_of[line.event_id] = number
         except RuleViolation as violation:
-            problems.add(
-                ImportProblem(
-                    number, violation.field, violation.violation.message, violation.rule.name
-                )
-            )
-            failed.add(line.case_id)
+            problems.add(ImportProblem(
+                number, violation.field, violation.violation.message, violation.rule.name
+            ))  # fmt: skip
+            return []
         except DuplicateEventError as error:
             problems.add(ImportProblem(number, "event_id", str(error)))
-            failed.add(line.case_id)
-    problems.raise_if_any()
-    summary.cases_opened = len(set(cases) - existing)
-    new_events = [event for case in cases.values() for event in case.collect_case_events()]
-    summary.cases_updated = len({e.originator_id for e in new_events} & existing)
-    return sorted(((line_of[e.event_id], e) for e in new_events), key=lambda pair: pair[0])
+            return []
+    events = case.collect_case_events() if case is not None else []
+    return [(line_of[event.event_id], event) for event in events]
+
+
+def _check_group(
+    ledger: Ledger,
+    spill: Spill,
+    group: list[list[SpilledLine]],
+    summary: ImportSummary,
+    problems: _Problems,
+) -> None:
+    """Validate a group of cases, apply their rules and, while the file is clean so far,
+    spill their new events sealed."""
+    cases = [c for c in (_parse_case(spill, lines, summary, problems) for lines in group) if c]
+    existing = ledger.existing_case_ids([case_id for case_id, _ in cases])
+    subjects = ledger.subjects_of([line for _, lines in cases for _, line in lines])
+    new: list[tuple[int, CaseEvent]] = []
+    for case_id, lines in cases:
+        stored = ledger.get_case(case_id) if case_id in existing else None
+        events = _apply_case(ledger, stored, lines, subjects, summary, problems)
+        if events:
+            summary.cases_updated += case_id in existing
+            summary.cases_opened += case_id not in existing
+        new.extend(events)
+    if problems.total or not new:
+        return  # the file will be refused: check the rest, seal nothing more
+    spill.add_new_files([e.originator_id for _, e in new if e.originator_id not in existing])
+    sealed = ledger.seal([event for _, event in new])
+    spill.add_sealed([(number, s) for (number, _), s in zip(new, sealed, strict=True)])
 
 
 def import_lines(
     ledger: Ledger,
-    lines: Sequence[tuple[int, bytes | str]],
+    lines: Iterable[tuple[int, bytes | str]],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    scratch_dir: str | None = None,
 ) -> ImportSummary:
-    """Import numbered interchange lines; raise ``ImportRejectedError`` if any is bad."""
+    """Import numbered interchange lines; raise ``ImportRejectedError`` if any is bad.
+    ``scratch_dir`` holds the import's scratch file (default: ``TMPDIR``)."""
     started = time.perf_counter()
-    summary = ImportSummary(lines=len(lines))
-    parsed = _parse(lines, summary, progress)
-    events = _apply(ledger, parsed, summary)
-    for start in range(0, len(events), batch_size):
-        batch = [event for _, event in events[start : start + batch_size]]
-        ledger.save_events(batch)
-        summary.batches += 1
-        summary.appended += len(batch)
-        if progress:
-            progress("write", summary.appended, len(events))
+    summary = ImportSummary()
+    problems = _Problems()
+    with Spill(scratch_dir) as spill:
+        try:
+            _spill_lines(spill, lines, summary, problems, progress)
+            checked = 0
+            for group in spill.case_groups(CASES_PER_GROUP):
+                _check_group(ledger, spill, group, summary, problems)
+                checked += sum(map(len, group))
+                if progress and (checked // 10_000 > (checked - sum(map(len, group))) // 10_000):
+                    progress("check", checked, summary.lines)
+            problems.raise_if_any()
+        except BaseException:
+            for case_ids in spill.new_files():
+                ledger.drop_unwritten_files(case_ids)
+            raise
+        _write(ledger, spill, summary, batch_size, progress)
     summary.seconds = round(time.perf_counter() - started, 3)
     if summary.seconds:
         summary.events_per_second = round(summary.appended / summary.seconds, 1)
     return summary
+
+
+def _write(
+    ledger: Ledger,
+    spill: Spill,
+    summary: ImportSummary,
+    batch_size: int,
+    progress: Progress | None,
+) -> None:
+    total = spill.sealed_count()
+    for batch in spill.sealed_batches(batch_size):
+        ledger.write_sealed(batch)
+        summary.batches += 1
+        summary.appended += len(batch)
+        if progress:
+            progress("write", summary.appended, total)

@@ -12,7 +12,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
 from domain import events as ev
 from domain.access import Principal, may_read_medical
@@ -141,16 +141,28 @@ class Ledger(Application[UUID]):
                     raise
         raise AssertionError("unreachable")
 
-    def save_events(self, events: Sequence[ev.CaseEvent]) -> None:
-        """Store events exactly in the given order, in one transaction."""
-        if self.keys is not None:  # new files' keys in one statement, not one per case
+    def seal(self, events: Sequence[ev.CaseEvent]) -> list[StoredEvent]:
+        """The events as they will be stored (protected fields sealed), opening the keys
+        of new files in one statement; written later by ``write_sealed``."""
+        if self.keys is not None:
             self.keys.refresh()
             self.keys.open_files([
                 (e.originator_id, e.subject_id)
                 for e in events
                 if isinstance(e, ev.SicknessReported) and e.subject_id is not None
             ])  # fmt: skip
-        self.events.put(list(events))
+        return [self.mapper.to_stored_event(event) for event in events]
+
+    def write_sealed(self, stored: Sequence[StoredEvent]) -> None:
+        """Store sealed events exactly in the given order, in one transaction."""
+        self.recorder.insert_events(stored)
+
+    def drop_unwritten_files(self, case_ids: Sequence[UUID]) -> None:
+        """Forget the keys a refused import opened for files it never wrote."""
+        if self.keys is None or not case_ids:
+            return
+        written = self.existing_case_ids(case_ids)
+        self.keys.drop_unused_files([c for c in case_ids if c not in written])
 
     # --- queries ----------------------------------------------------------
 

@@ -75,6 +75,19 @@ def test_report_read_and_append(client: TestClient) -> None:
     assert {(r["case_id"], r["deadline"]) for r in listed} == {(case_id, "problem_analysis")}
 
 
+def test_a_long_deadline_list_comes_a_page_at_a_time(client: TestClient) -> None:
+    """GET /deadlines?limit=N: the first N of the whole list, by due date."""
+    for n, day in enumerate(["2026-09-07", "2026-08-03", "2026-07-06"]):
+        report(client, employee=f"EMP-PAGE{n}", day=day)
+    params = {"employer": "ER1", "on": "2026-10-19"}
+    whole = client.get("/deadlines", params=params, headers=ADMIN).json()
+    page = client.get("/deadlines", params={**params, "limit": 4}, headers=ADMIN).json()
+    assert len(whole) > 4
+    assert page == whole[:4]
+    assert [row["due_on"] for row in page] == sorted(row["due_on"] for row in page)
+    assert _problem(client.get("/deadlines", params={**params, "limit": 0}, headers=ADMIN), 422)
+
+
 @pytest.mark.parametrize("projected", [False, True], ids=["from the log", "from the view"])
 def test_a_report_within_28_days_of_recovery_continues_the_case(
     client: TestClient, projected: bool

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ def _view(ledger: Ledger, store: ReadModelStore, query: DeadlineQuery) -> list[d
     status=st.none() | st.sampled_from(list(DeadlineStatus)),
     due_before_days=st.none() | st.integers(min_value=-300, max_value=300),
     became_overdue=st.booleans(),
+    limit=st.integers(min_value=1, max_value=40),
 )
 def test_the_view_equals_the_pure_rule_computation(
     population: Population,
@@ -92,6 +94,7 @@ def test_the_view_equals_the_pure_rule_computation(
     status: DeadlineStatus | None,
     due_before_days: int | None,
     became_overdue: bool,
+    limit: int,
 ) -> None:
     ledger, store, cases = population
     column = "employer_id" if who == "employer" else "case_manager_id"
@@ -112,6 +115,13 @@ def test_the_view_equals_the_pure_rule_computation(
         became_overdue=became_overdue,
     )
     assert _view(ledger, store, query) == _pure(cases, query)
+
+    def replay(case_id: UUID, on: date) -> list[Any]:
+        return case_deadlines(ledger.get_case(case_id).timeline(), on)
+
+    # a page is the head of the whole list, however few rows the view's filter keeps
+    whole = find_deadlines(store, query, replay)
+    assert find_deadlines(store, replace(query, limit=limit), replay) == whole[:limit]
 
 
 def test_the_view_has_rows_for_every_status(population: Population) -> None:

@@ -12,8 +12,9 @@ from uuid import uuid4
 
 import pytest
 
+from services import importer
 from services.cli import main
-from services.importer import import_lines, numbered
+from services.importer import ImportRejectedError, import_lines, numbered
 from services.ledger import Ledger
 from tests.factories import every_event_type, import_via_cli, jsonl, line, report
 
@@ -194,3 +195,73 @@ def test_every_command_explains_itself_with_an_example(
         main([command, "--help"])
     assert done.value.code == 0
     assert "example" in capsys.readouterr().out
+
+
+def test_cases_whose_lines_are_scattered_and_spelled_differently_import_whole(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines are checked a group of cases at a time (bounded memory, issue 10): every case
+    still sees all its lines in file order, however far apart and however its id is written
+    (upper case, no hyphens), across more cases than one group holds."""
+    monkeypatch.setattr(importer, "CASES_PER_GROUP", 2)
+    cases = [every_event_type() for _ in range(5)]
+    for case in cases[1:3]:
+        for item in case:
+            item["case_id"] = item["case_id"].upper()
+    cases[3] = [dict(item, case_id=item["case_id"].replace("-", "")) for item in cases[3]]
+    interleaved = [item for group in zip(*cases, strict=True) for item in group]
+    with Ledger(database_url) as ledger:
+        summary = import_lines(ledger, numbered(jsonl(interleaved).splitlines()))
+        assert (summary.appended, summary.cases_opened) == (len(interleaved), 5)
+        stored = list(ledger.stored_events())
+    assert [str(e.event_id) for e in stored] == [item["event_id"] for item in interleaved]
+
+
+def test_a_repeated_case_id_key_is_checked_in_the_case_validation_reads(
+    database_url: str,
+) -> None:
+    """Grouping reads the case id without validating the line; with the key given twice it
+    must agree with validation (the last one), so the line meets its real case's rules."""
+    case_id, other = uuid4(), uuid4()
+    text = json.dumps(report(case_id, D))
+    twice = text[:-1] + f', "case_id": "{other}"' + "}"
+    with Ledger(database_url) as ledger:
+        with pytest.raises(ImportRejectedError) as refused:
+            import_lines(ledger, numbered([json.dumps(report(other, D)), twice]))
+        assert list(ledger.stored_events()) == []
+    assert [(p.line, p.rule) for p in refused.value.problems] == [(2, "one_sickness_report_per_case")]
+    assert importer.case_key(twice) == str(other)
+
+
+def test_one_event_id_in_two_cases_is_refused_on_the_later_line(database_url: str) -> None:
+    first, second = report(uuid4(), D), report(uuid4(), D)
+    second["event_id"] = first["event_id"]
+    later = line(first["case_id"], "ReportedToOccupationalPhysician", D)
+    with Ledger(database_url) as ledger, pytest.raises(ImportRejectedError) as refused:
+        import_lines(ledger, numbered(jsonl([first, second, later]).splitlines()))
+    assert [str(p) for p in refused.value.problems] == [
+        "line 2: event_id: also used on line 1 for different content"
+    ]
+
+
+def test_problems_are_listed_by_line_the_earliest_hundred(database_url: str) -> None:
+    bad = [json.dumps(dict(report(uuid4(), D), type="Nope")) for _ in range(150)]
+    with Ledger(database_url) as ledger, pytest.raises(ImportRejectedError) as refused:
+        import_lines(ledger, numbered(list(reversed(bad))))
+    assert refused.value.total == 150
+    assert [p.line for p in refused.value.problems] == list(range(1, 101))
+
+
+def test_a_refused_import_leaves_no_keys_for_files_it_did_not_write(database_url: str) -> None:
+    """Keys are opened while checking (to seal early); a refusal takes them back."""
+    good = [report(uuid4(), D) for _ in range(3)]
+    broken = [report(uuid4(), D), line(uuid4(), "SicknessResumed", D)]
+    with Ledger(database_url) as ledger:
+        assert ledger.keys is not None
+        before = ledger.keys.store.query("SELECT count(*) AS n FROM {file_key}")[0]["n"]
+        with pytest.raises(ImportRejectedError):
+            import_lines(ledger, numbered(jsonl(good + broken).splitlines()))
+        after = ledger.keys.store.query("SELECT count(*) AS n FROM {file_key}")[0]["n"]
+        assert after == before
+        summary = import_lines(ledger, numbered(jsonl(good).splitlines()))
+        assert summary.appended == 3

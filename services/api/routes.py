@@ -177,7 +177,7 @@ async def import_events(request: Request, ctx: Context, caller: Caller) -> Impor
     line is checked first; on any problem nothing is stored."""
     if caller.role not in IMPORTS:
         raise forbidden("only an admin imports files", "poortwachter.md s5")
-    lines = numbered((await request.body()).splitlines())
+    lines = list(numbered((await request.body()).splitlines()))
     commands.allow_import(caller, lines)
     from starlette.concurrency import run_in_threadpool
 
@@ -264,8 +264,10 @@ def list_deadlines(
     due_before: date | None = None,
     on: date | None = None,
     overdue_since_yesterday: bool = False,
+    limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
 ) -> list[dict[str, Any]]:
-    """Deadlines of an employer's or a case manager's cases, by due date."""
+    """Deadlines of an employer's or a case manager's cases, by due date; ``limit`` gives
+    the first page of a long list."""
     query = DeadlineQuery(
         on=on or date.today(),
         employer_id=employer_scope(caller, employer, case_manager),
@@ -273,6 +275,7 @@ def list_deadlines(
         status=status,
         due_before=due_before,
         became_overdue=overdue_since_yesterday,
+        limit=limit,
     )
     ctx.refresh()
 

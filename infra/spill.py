@@ -1,0 +1,145 @@
+"""A bulk import's scratch space: a temporary SQLite file, so memory stays flat.
+
+An import of a million lines must not hold a million lines, events or cases in
+memory. The importer spills each line under its case, reads the lines back one
+group of cases at a time, and spills the sealed events it will write. The file
+lives in a private temporary directory (``TMPDIR``) and is removed when the
+import ends, refused or not; the lines in it are as plain as the input file,
+the events are sealed as they will be stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+SpilledLine = tuple[int, bytes | str]
+
+_SCHEMA = """
+CREATE TABLE line (case_key TEXT NOT NULL, number INTEGER NOT NULL, text BLOB NOT NULL);
+CREATE TABLE event_seen (event_id TEXT PRIMARY KEY, case_key TEXT NOT NULL,
+                         number INTEGER NOT NULL);
+CREATE TABLE sealed (number INTEGER PRIMARY KEY, originator_id BLOB NOT NULL,
+                     originator_version INTEGER NOT NULL, topic TEXT NOT NULL,
+                     state BLOB NOT NULL);
+CREATE TABLE new_file (case_id TEXT PRIMARY KEY);
+"""
+
+
+class Spill:
+    """Lines grouped by case, event ids seen, sealed events in line order."""
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="ledger-import-", dir=directory)
+        self._db = sqlite3.connect(Path(self._dir.name) / "spill.db", isolation_level=None)
+        self._db.executescript(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
+            "PRAGMA temp_store = FILE; PRAGMA cache_size = -16000;" + _SCHEMA
+        )
+        self._db.execute("BEGIN")
+
+    def __enter__(self) -> Spill:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+    # --- lines, by case ------------------------------------------------------
+
+    def add_lines(self, rows: Sequence[tuple[str, int, bytes | str]]) -> None:
+        """(case key, line number, text) rows."""
+        self._db.executemany("INSERT INTO line VALUES (?, ?, ?)", rows)
+
+    def case_groups(self, cases_per_group: int) -> Iterator[list[list[SpilledLine]]]:
+        """Every case's lines in file order, ``cases_per_group`` cases at a time, cases in
+        the order of their first line."""
+        self._db.execute("CREATE INDEX line_by_case ON line (case_key, number)")
+        rows = self._db.execute(
+            "SELECT l.case_key, l.number, l.text FROM line l "
+            "JOIN (SELECT case_key, MIN(number) AS first FROM line GROUP BY case_key) f "
+            "ON f.case_key = l.case_key ORDER BY f.first, l.number"
+        )
+        group: list[list[SpilledLine]] = []
+        current: str | None = None
+        for key, number, text in rows:
+            if key != current:
+                if len(group) == cases_per_group:
+                    yield group
+                    group = []
+                group.append([])
+                current = key
+            group[-1].append((number, text))
+        if group:
+            yield group
+
+    # --- event ids, across cases ------------------------------------------
+
+    def first_use(self, event_id: UUID, case_key: str, number: int) -> tuple[str, int] | None:
+        """Record that line ``number`` uses ``event_id``; the case key and line of an
+        earlier use, if there was one."""
+        label = str(event_id)
+        row = self._db.execute(
+            "SELECT case_key, number FROM event_seen WHERE event_id = ?", (label,)
+        ).fetchone()
+        if row is not None:
+            return str(row[0]), int(row[1])
+        self._db.execute("INSERT INTO event_seen VALUES (?, ?, ?)", (label, case_key, number))
+        return None
+
+    # --- sealed events, in line order ------------------------------------
+
+    def add_sealed(self, rows: Sequence[tuple[int, StoredEvent]]) -> None:
+        self._db.executemany(
+            "INSERT INTO sealed VALUES (?, ?, ?, ?, ?)",
+            [
+                (n, _uuid(e.originator_id).bytes, e.originator_version, e.topic, e.state)
+                for n, e in rows
+            ],
+        )
+
+    def sealed_count(self) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM sealed").fetchone()
+        return int(row[0])
+
+    def sealed_batches(self, size: int) -> Iterator[list[StoredEvent]]:
+        """The sealed events in the order of their lines (the table's own order: the line
+        number is its key), ``size`` at a time."""
+        rows = self._db.execute(
+            "SELECT originator_id, originator_version, topic, state FROM sealed ORDER BY number"
+        )
+        while batch := rows.fetchmany(size):
+            yield [
+                StoredEvent(originator_id=UUID(bytes=o), originator_version=v, topic=t, state=s)
+                for o, v, t, s in batch
+            ]
+
+    # --- files opened by this import --------------------------------------
+
+    def add_new_files(self, case_ids: Sequence[UUID]) -> None:
+        self._db.executemany(
+            "INSERT OR IGNORE INTO new_file VALUES (?)", [(str(c),) for c in case_ids]
+        )
+
+    def new_files(self, size: int = 500) -> Iterator[list[UUID]]:
+        rows = self._db.execute("SELECT case_id FROM new_file")
+        while batch := rows.fetchmany(size):
+            yield [UUID(c) for (c,) in batch]
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
