@@ -101,6 +101,16 @@ class PositionConflict(RuntimeError):
         self.projection, self.expected, self.found = projection, expected, found
 
 
+@dataclass(frozen=True)
+class PageWrite:
+    """A projection's changes for one page of the log, and the position they reach."""
+
+    projection: str
+    expected: int | None
+    position: int
+    changes: Sequence[Change]
+
+
 class ReadModelStore(ABC):
     """What a projection runner needs from a store of read models."""
 
@@ -111,12 +121,17 @@ class ReadModelStore(ABC):
     def position(self, projection: str) -> int | None:
         """The last notification id applied to ``projection``; None before the first."""
 
-    @abstractmethod
     def apply(
         self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
     ) -> None:
         """Write ``changes`` and move ``projection`` from ``expected`` to ``position``, in one
         transaction; ``PositionConflict`` (nothing written) if another runner moved it."""
+        self.apply_pages([PageWrite(projection, expected, position, changes)])
+
+    @abstractmethod
+    def apply_pages(self, writes: Sequence[PageWrite]) -> None:
+        """``apply`` for several projections in one transaction (one commit per page of the
+        log, not one per projection); any conflict writes nothing."""
 
     @abstractmethod
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
@@ -233,6 +248,15 @@ def _delete_in_pg(name: str, column: str, keys: list[Any]) -> tuple[str, list[An
     return f"DELETE FROM {name} WHERE {column} = ANY(%s)", [keys]
 
 
+def _relax_sync(connection: Any) -> None:
+    """Commit read models without waiting for the disk (``synchronous=NORMAL``; the file is
+    in WAL mode): a crash can lose the last pages written, never mix them up, since rows
+    and position commit together; the runner applies those pages again."""
+    if not getattr(connection, "_ledger_relaxed", False):
+        connection.cursor().execute("PRAGMA synchronous = NORMAL")
+        connection._ledger_relaxed = True
+
+
 class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
     def create_tables(self, tables: Sequence[Table]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
@@ -255,15 +279,16 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
         row = cursor.fetchone()
         return None if row is None else int(row[0])
 
-    def apply(
-        self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
-    ) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            found = self._lock_position(cursor, projection)
-            if found != expected:
-                raise PositionConflict(projection, expected, found)
-            _run_plan(cursor, changes, lambda t: t.physical, "?", _delete_in_sqlite)
-            self._insert_tracking(cursor, Tracking(projection, position))
+    def apply_pages(self, writes: Sequence[PageWrite]) -> None:
+        with self.datastore.get_connection(commit=True) as connection:
+            _relax_sync(connection)
+            with connection.transaction(commit=True) as cursor:
+                for write in sorted(writes, key=lambda w: w.projection):
+                    found = self._lock_position(cursor, write.projection)
+                    if found != write.expected:
+                        raise PositionConflict(write.projection, write.expected, found)
+                    _run_plan(cursor, write.changes, lambda t: t.physical, "?", _delete_in_sqlite)
+                    self._insert_tracking(cursor, Tracking(write.projection, write.position))
 
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
         with self.datastore.transaction(commit=True) as cursor:
@@ -328,15 +353,17 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
         row = cursor.fetchone()
         return None if row is None else int(row["notification_id"])
 
-    def apply(
-        self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
-    ) -> None:
+    def apply_pages(self, writes: Sequence[PageWrite]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            found = self._lock_position(cursor, projection)
-            if found != expected:
-                raise PositionConflict(projection, expected, found)
-            _run_plan(cursor, changes, lambda t: self._qualified(t.physical), "%s", _delete_in_pg)
-            self._insert_tracking(cursor, Tracking(projection, position))
+            for write in sorted(writes, key=lambda w: w.projection):  # one lock order
+                found = self._lock_position(cursor, write.projection)
+                if found != write.expected:
+                    raise PositionConflict(write.projection, write.expected, found)
+                _run_plan(
+                    cursor, write.changes, lambda t: self._qualified(t.physical), "%s",
+                    _delete_in_pg,
+                )  # fmt: skip
+                self._insert_tracking(cursor, Tracking(write.projection, write.position))
 
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
         with self.datastore.transaction(commit=True) as cursor:

@@ -27,7 +27,7 @@ from eventsourcing.persistence import IntegrityError, InterfaceError, Operationa
 from domain import events as ev
 from domain.case import Case
 from infra.mapper import PydanticMapper
-from infra.readmodel import Change, PositionConflict, ReadModelStore
+from infra.readmodel import Change, PageWrite, PositionConflict, ReadModelStore
 from projections.base import CaseCache, CaseProjection
 
 log = logging.getLogger("ledger.projections")
@@ -68,7 +68,7 @@ class ProjectionRunner:
         store: ReadModelStore,
         projections: Sequence[CaseProjection],
         *,
-        page_size: int = 1000,
+        page_size: int = 5000,
     ) -> None:
         self.ledger = ledger
         self.store = store
@@ -175,6 +175,7 @@ class ProjectionRunner:
         oldest = min(pos or 0 for pos in positions.values())
         fresh = [(i, e) for i, e in zip(ids, events, strict=True) if i > oldest]
         cases = self._advance_cases([e for _, e in fresh])
+        writes: list[PageWrite] = []
         for projection in self.projections:
             done = positions[projection.name]
             new = _by_case([e for i, e in fresh if i > (done or 0)])
@@ -183,19 +184,24 @@ class ProjectionRunner:
             changes: list[Change] = []
             for case_id, case_events in new.items():
                 changes.extend(projection.changes(cases[case_id], case_events))
-            self._apply(projection, done, end, changes)
-            positions[projection.name] = end
+            writes.append(PageWrite(projection.tracking_name, done, end, changes))
+        self._apply(writes)
+        for projection in self.projections:
+            if any(w.projection == projection.tracking_name for w in writes):
+                positions[projection.name] = end
         return len(fresh)
 
-    def _apply(
-        self, projection: CaseProjection, done: int | None, end: int, changes: list[Change]
-    ) -> None:
+    def _apply(self, writes: list[PageWrite]) -> None:
+        """Every projection's rows and position for the page, in one transaction."""
+        if not writes:
+            return
         try:
-            self.store.apply(projection.tracking_name, done, end, changes)
+            self.store.apply_pages(writes)
         except IntegrityError:
-            found = self.store.position(projection.tracking_name)
-            if found != done:  # two fresh runners raced for the first position
-                raise PositionConflict(projection.tracking_name, done, found) from None
+            for write in writes:
+                found = self.store.position(write.projection)
+                if found != write.expected:  # two fresh runners raced for the first position
+                    raise PositionConflict(write.projection, write.expected, found) from None
             raise  # the rows themselves were refused
 
     def _advance_cases(self, events: list[ev.CaseEvent]) -> dict[UUID, Case]:

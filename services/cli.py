@@ -384,7 +384,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="keep running; apply new events")
     p.add_argument("--status", action="store_true", help="show positions and lag, change nothing")
     p.add_argument("--only", nargs="+", metavar="NAME", help="only these read models")
-    p.add_argument("--page-size", type=int, default=1000, help="events per transaction")
+    p.add_argument(
+        "--page-size", type=int, default=5000, help="events per transaction (default 5000)"
+    )
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
     p.add_argument("--json", action="store_true", help="print JSON summaries")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
