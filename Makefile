@@ -9,7 +9,7 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres?schema=bench
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install run test lint typecheck audit unit services browser schema bench soak clean
+.PHONY: help install run test lint typecheck audit unit services browser schema bench profile soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,12 +51,23 @@ schema: install ## regenerate schemas/interchange-event.json from the event cata
 	$(BIN)/ledger schema > schemas/interchange-event.json
 	$(BIN)/ledger feed --schema > schemas/feed-message.json
 
-bench: install services ## benchmarks with same-run baselines; results appended to BENCHMARKS.md
+BENCH_SCALE ?= 1m
+bench: install services ## every benchmark on SQLite and PostgreSQL, baselines in the same run (BENCH_SCALE=1m, 250k or national); results appended to BENCHMARKS.md
+	$(BIN)/python -m bench.scale_bench --database-url '$(BENCH_DATABASE_URL)' --scale $(BENCH_SCALE)
 	$(BIN)/python -m bench.import_bench --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}
 	$(BIN)/python -m bench.projection_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.http_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.feed_bench --database-url '$(BENCH_DATABASE_URL)'
 	$(BIN)/python -m bench.audit_bench --database-url '$(BENCH_DATABASE_URL)'
+
+PROFILE_CASES ?= 20000
+profile: install ## py-spy flame graphs of `ledger import` and `ledger project --rebuild` (bench/out/profile-*.svg)
+	@mkdir -p bench/out && rm -f bench/out/profile.db
+	$(BIN)/ledger simulate --cases $(PROFILE_CASES) --seed 10 --today 2026-11-01 > bench/out/profile.jsonl
+	LEDGER_DATABASE_URL=sqlite:///bench/out/profile.db LEDGER_MASTER_KEY_FILE=bench/out/profile.key \
+		$(BIN)/py-spy record -o bench/out/profile-import.svg -- $(BIN)/ledger import --quiet bench/out/profile.jsonl
+	LEDGER_DATABASE_URL=sqlite:///bench/out/profile.db LEDGER_MASTER_KEY_FILE=bench/out/profile.key \
+		$(BIN)/py-spy record -o bench/out/profile-rebuild.svg -- $(BIN)/ledger project --rebuild --quiet
 
 soak: install services ## a bounded steady load (SOAK_MINUTES, default 10) with a final consistency check; results in BENCHMARKS.md
 	$(BIN)/python -m bench.soak --database-url '$(BENCH_DATABASE_URL)' --minutes $${SOAK_MINUTES:-10} --rate $${SOAK_RATE:-30} --clients 6

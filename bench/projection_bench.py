@@ -4,10 +4,11 @@
    the plain ``select_notifications`` read rate of the same log (pages of 1,000).
 2. Point-in-time replay of a case with 200 events: ``--as-of`` and
    ``--as-of --known-at`` (with and without the event index), against the plain
-   ``repository.get`` of that case. Median latency of repeated runs.
-3. Deadline view of one employer with 10,000 open cases: overdue list, due in the
-   next two weeks, and "overdue since yesterday", against the raw SQL select of
-   the same rows (no status computation).
+   ``repository.get`` of that case. p50/p95/p99 of repeated runs (``--repeat``).
+3. Deadline view of one employer with 10,000 open cases: the first page (100 rows)
+   of the overdue list, the whole overdue list, due in the next two weeks, and
+   "overdue since yesterday", against the raw SQL select of the same rows (no
+   status computation). p50/p95 of ``--view-repeat`` runs.
 
 Prints a table and appends a dated entry to BENCHMARKS.md.
 """
@@ -18,6 +19,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
 from functools import partial
@@ -50,14 +52,16 @@ TODAY = date(2026, 11, 2)
 BIG_EMPLOYER = "ER-BIG"
 
 
-def median_ms(action: Callable[[], Any], repeat: int) -> float:
+def latency_ms(action: Callable[[], Any], repeat: int) -> dict[str, float]:
+    """p50, p95 and p99 of ``repeat`` runs, in ms (after one warm-up run)."""
     action()  # warm caches and prepared statements
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
         action()
         samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": statistics.median(samples), "p95": cuts[94], "p99": cuts[98]}
 
 
 def read_rate(ledger: Ledger) -> float:
@@ -111,7 +115,9 @@ def long_case(events: int) -> tuple[str, list[str]]:
     return case_id, lines
 
 
-def replay_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[str, float]:
+def replay_latencies(
+    ledger: Ledger, store: ReadModelStore, repeat: int
+) -> dict[str, dict[str, float]]:
     case_id, lines = long_case(200)
     import_lines(ledger, numbered(lines))
     ProjectionRunner(ledger, store, all_projections()).run()
@@ -134,10 +140,10 @@ def replay_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict
         return run
 
     return {
-        "repository_get": median_ms(lambda: ledger.repository.get(uuid), repeat),
-        "as_of": median_ms(as_of_only, repeat),
-        "known_at_full_load": median_ms(known_at_replay(None), repeat),
-        "known_at_with_index": median_ms(known_at_replay(store), repeat),
+        "repository_get": latency_ms(lambda: ledger.repository.get(uuid), repeat),
+        "as_of": latency_ms(as_of_only, repeat),
+        "known_at_full_load": latency_ms(known_at_replay(None), repeat),
+        "known_at_with_index": latency_ms(known_at_replay(store), repeat),
     }
 
 
@@ -162,8 +168,10 @@ def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[s
     def replay(case_id: UUID, on: date) -> list[Any]:
         return case_deadlines(ledger.get_case(case_id).timeline(), on)
 
+    overdue = DeadlineQuery(TODAY, employer_id=BIG_EMPLOYER, status=DeadlineStatus.OVERDUE)
     queries = {
-        "overdue": DeadlineQuery(TODAY, employer_id=BIG_EMPLOYER, status=DeadlineStatus.OVERDUE),
+        "overdue, first 100": replace(overdue, limit=100),
+        "overdue": overdue,
         "due_in_14_days": DeadlineQuery(
             TODAY, employer_id=BIG_EMPLOYER, status=DeadlineStatus.OPEN,
             due_before=TODAY + timedelta(days=14),
@@ -172,7 +180,14 @@ def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[s
             TODAY, employer_id=BIG_EMPLOYER, became_overdue=True
         ),
     }  # fmt: skip
+    overdue_sql = (
+        "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
+        "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on < ? ORDER BY due_on"
+    )
     raw = {
+        "overdue, first 100": (
+            overdue_sql + " LIMIT 100", [BIG_EMPLOYER, TODAY.isoformat(), TODAY.isoformat()]
+        ),
         "overdue": (
             "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
             "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on < ? ORDER BY due_on",
@@ -197,13 +212,15 @@ def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[s
         assert len(store.query(sql, params)) == len(rows), name  # same rows, both ways
         results[name] = {
             "rows": len(rows),
-            "view_ms": median_ms(partial(find_deadlines, store, query, replay), repeat),
-            "raw_sql_ms": median_ms(partial(store.query, sql, params), repeat),
+            "view": latency_ms(partial(find_deadlines, store, query, replay), repeat),
+            "raw": latency_ms(partial(store.query, sql, params), repeat),
         }
     return results
 
 
-def run(kind: str, base: str, events: int, workdir: Path, repeat: int) -> dict[str, Any]:
+def run(
+    kind: str, base: str, events: int, workdir: Path, repeat: int, view_repeat: int
+) -> dict[str, Any]:
     url = fresh_url(base, kind, workdir)
     result: dict[str, Any] = {"store": kind}
     try:
@@ -212,7 +229,7 @@ def run(kind: str, base: str, events: int, workdir: Path, repeat: int) -> dict[s
             result["read_rate"] = read_rate(ledger)
             result["events"], result["rebuild_rate"] = rebuild(ledger, store)
             result["replay"] = replay_latencies(ledger, store, repeat)
-            result["view"] = view_latencies(ledger, store, repeat)
+            result["view"] = view_latencies(ledger, store, view_repeat)
     finally:
         drop(url)
     return result
@@ -235,7 +252,7 @@ def report(results: list[dict[str, Any]], version: str) -> str:
         )
     out += [
         "",
-        "Replay of a 200-event case (median ms; ratio to `repository.get`):",
+        "Replay of a 200-event case (ms, p50 / p99; ratio of p50 to `repository.get`):",
         "",
         "| store | repository.get | --as-of | --known-at, full load | --known-at, event index |",
         "|---|---|---|---|---|",
@@ -243,21 +260,25 @@ def report(results: list[dict[str, Any]], version: str) -> str:
     for r in results:
         p = r["replay"]
         base = p["repository_get"]
-        cells = [f"{p[k]:.2f} ({p[k] / base:.2f}x)" for k in
-                 ("as_of", "known_at_full_load", "known_at_with_index")]  # fmt: skip
-        out.append(f"| {r['store']} | {base:.2f} | " + " | ".join(cells) + " |")
+        cells = [f"{p[k]['p50']:.2f} / {p[k]['p99']:.2f} ({p[k]['p50'] / base['p50']:.2f}x)"
+                 for k in ("as_of", "known_at_full_load", "known_at_with_index")]  # fmt: skip
+        out.append(
+            f"| {r['store']} | {base['p50']:.2f} / {base['p99']:.2f} | " + " | ".join(cells) + " |"
+        )
     out += [
         "",
-        f"Deadline view of one employer with 10,000 open cases (median ms; as of {TODAY}):",
+        f"Deadline view of one employer with 10,000 open cases (ms; as of {TODAY}):",
         "",
-        "| store | query | rows | view | raw SQL select | view / raw |",
-        "|---|---|---|---|---|---|",
+        "| store | query | rows | view p50 | view p95 | raw SQL p50 | raw SQL p95 "
+        "| view / raw (p50) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for name, v in r["view"].items():
+            view, raw = v["view"], v["raw"]
             out.append(
-                f"| {r['store']} | {name} | {v['rows']:,} | {v['view_ms']:.1f} "
-                f"| {v['raw_sql_ms']:.1f} | {v['view_ms'] / v['raw_sql_ms']:.2f} |"
+                f"| {r['store']} | {name} | {v['rows']:,} | {view['p50']:.1f} | {view['p95']:.1f} "
+                f"| {raw['p50']:.1f} | {raw['p95']:.1f} | {view['p50'] / raw['p50']:.2f} |"
             )
     return "\n".join(out) + "\n"
 
@@ -265,13 +286,15 @@ def report(results: list[dict[str, Any]], version: str) -> str:
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--events", type=int, default=50_000, help="log size for the rebuild")
-    parser.add_argument("--repeat", type=int, default=30, help="runs per latency median")
+    parser.add_argument("--repeat", type=int, default=200, help="runs per replay latency")
+    parser.add_argument("--view-repeat", type=int, default=40, help="runs per deadline query")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     workdir = ROOT / "bench" / "out"
     workdir.mkdir(parents=True, exist_ok=True)
     results = [
-        run(kind, base, args.events, workdir, args.repeat) for kind in args.stores.split(",")
+        run(kind, base, args.events, workdir, args.repeat, args.view_repeat)
+        for kind in args.stores.split(",")
     ]
     text = report(results, pg_version(base))
     finish(text, args)

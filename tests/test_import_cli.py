@@ -229,7 +229,8 @@ def test_a_repeated_case_id_key_is_checked_in_the_case_validation_reads(
         with pytest.raises(ImportRejectedError) as refused:
             import_lines(ledger, numbered([json.dumps(report(other, D)), twice]))
         assert list(ledger.stored_events()) == []
-    assert [(p.line, p.rule) for p in refused.value.problems] == [(2, "one_sickness_report_per_case")]
+    problems = [(p.line, p.rule) for p in refused.value.problems]
+    assert problems == [(2, "one_sickness_report_per_case")]
     assert importer.case_key(twice) == str(other)
 
 
