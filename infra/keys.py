@@ -314,22 +314,28 @@ class KeyRing:
 
     # --- files ------------------------------------------------------------------------
 
-    def open_files(self, pairs: Sequence[tuple[UUID, UUID]]) -> None:
+    def open_files(self, pairs: Sequence[tuple[UUID, UUID]]) -> dict[UUID, str]:
         """Create the data keys of new files (case id, subject), many at once. A case id
-        that another writer opened for another employee raises ``CaseOwnerError``."""
+        that another writer opened for another employee raises ``CaseOwnerError``.
+
+        Returns each attempted row's wrapped personal key, which only a row this call
+        inserted holds: the token with which ``drop_unused_files`` deletes its own rows
+        and never a row another writer created meanwhile."""
         new = [(c, s) for c, s in pairs if self._cases.get(c) != s]
         if not new:
-            return
+            return {}
+        rows = [self._new_file_row(case_id, subject) for case_id, subject in new]
         self.store.write_many(
             "INSERT INTO {file_key} (case_id, subject_id, personal, medical, master_key_id, "
             "created_at, erased_at) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
-            [self._new_file_row(case_id, subject) for case_id, subject in new],
+            rows,
         )
         owners = self._owners([case_id for case_id, _ in new], keys=True)
         for case_id, subject in new:
             if owners.get(case_id) != subject:
                 raise CaseOwnerError(f"case {case_id} belongs to another employee")
             self._cases.remember(case_id, subject)
+        return {case_id: row[2] for (case_id, _), row in zip(new, rows, strict=True)}
 
     def _new_file_row(self, case_id: UUID, subject: UUID) -> list[Any]:
         label = str(case_id)
@@ -443,11 +449,12 @@ class KeyRing:
         self.forget()
         return live
 
-    def drop_unused_files(self, case_ids: Sequence[UUID]) -> None:
-        """Delete the key rows of files that were opened but never written (a refused
-        import); the caller passes only case ids that have no stored events."""
+    def drop_unused_files(self, opened: Sequence[tuple[UUID, str]]) -> None:
+        """Delete key rows that ``open_files`` inserted for files never written (a refused
+        import), by their token; the caller passes only case ids with no stored events."""
         self.store.write_many(
-            "DELETE FROM {file_key} WHERE case_id = ?", [[str(c)] for c in case_ids]
+            "DELETE FROM {file_key} WHERE case_id = ? AND personal = ?",
+            [[str(case_id), token] for case_id, token in opened],
         )
         self._cases.clear()  # else a later import would take the files for open already
         self.forget()

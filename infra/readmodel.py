@@ -248,13 +248,17 @@ def _delete_in_pg(name: str, column: str, keys: list[Any]) -> tuple[str, list[An
     return f"DELETE FROM {name} WHERE {column} = ANY(%s)", [keys]
 
 
-def _relax_sync(connection: Any) -> None:
-    """Commit read models without waiting for the disk (``synchronous=NORMAL``; the file is
-    in WAL mode): a crash can lose the last pages written, never mix them up, since rows
-    and position commit together; the runner applies those pages again."""
-    if not getattr(connection, "_ledger_relaxed", False):
-        connection.cursor().execute("PRAGMA synchronous = NORMAL")
-        connection._ledger_relaxed = True
+@contextmanager
+def _relaxed_sync(connection: Any) -> Iterator[None]:
+    """Commit a page of read models without waiting for the disk (``synchronous=NORMAL``;
+    the file is in WAL mode): a crash can lose the last pages written, never mix them up,
+    since rows and position commit together, and the runner applies them again. The
+    connection is pooled and other tables (keys) share it, so it is set back after."""
+    connection.cursor().execute("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        connection.cursor().execute("PRAGMA synchronous = FULL")
 
 
 class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
@@ -280,15 +284,17 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
         return None if row is None else int(row[0])
 
     def apply_pages(self, writes: Sequence[PageWrite]) -> None:
-        with self.datastore.get_connection(commit=True) as connection:
-            _relax_sync(connection)
-            with connection.transaction(commit=True) as cursor:
-                for write in sorted(writes, key=lambda w: w.projection):
-                    found = self._lock_position(cursor, write.projection)
-                    if found != write.expected:
-                        raise PositionConflict(write.projection, write.expected, found)
-                    _run_plan(cursor, write.changes, lambda t: t.physical, "?", _delete_in_sqlite)
-                    self._insert_tracking(cursor, Tracking(write.projection, write.position))
+        with (
+            self.datastore.get_connection(commit=True) as connection,
+            _relaxed_sync(connection),
+            connection.transaction(commit=True) as cursor,
+        ):
+            for write in sorted(writes, key=lambda w: w.projection):
+                found = self._lock_position(cursor, write.projection)
+                if found != write.expected:
+                    raise PositionConflict(write.projection, write.expected, found)
+                _run_plan(cursor, write.changes, lambda t: t.physical, "?", _delete_in_sqlite)
+                self._insert_tracking(cursor, Tracking(write.projection, write.position))
 
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
         with self.datastore.transaction(commit=True) as cursor:

@@ -28,7 +28,7 @@ CREATE TABLE event_seen (event_id TEXT PRIMARY KEY, case_key TEXT NOT NULL,
 CREATE TABLE sealed (number INTEGER PRIMARY KEY, originator_id BLOB NOT NULL,
                      originator_version INTEGER NOT NULL, topic TEXT NOT NULL,
                      state BLOB NOT NULL);
-CREATE TABLE new_file (case_id TEXT PRIMARY KEY);
+CREATE TABLE new_file (case_id TEXT PRIMARY KEY, token TEXT NOT NULL);
 """
 
 
@@ -130,15 +130,17 @@ class Spill:
 
     # --- files opened by this import --------------------------------------
 
-    def add_new_files(self, case_ids: Sequence[UUID]) -> None:
+    def add_new_files(self, opened: dict[UUID, str]) -> None:
+        """Key rows this import created (case id, token), to take back if it is refused."""
         self._db.executemany(
-            "INSERT OR IGNORE INTO new_file VALUES (?)", [(str(c),) for c in case_ids]
+            "INSERT OR IGNORE INTO new_file VALUES (?, ?)",
+            [(str(c), token) for c, token in opened.items()],
         )
 
-    def new_files(self, size: int = 500) -> Iterator[list[UUID]]:
-        rows = self._db.execute("SELECT case_id FROM new_file")
+    def new_files(self, size: int = 500) -> Iterator[list[tuple[UUID, str]]]:
+        rows = self._db.execute("SELECT case_id, token FROM new_file")
         while batch := rows.fetchmany(size):
-            yield [UUID(c) for (c,) in batch]
+            yield [(UUID(c), str(token)) for c, token in batch]
 
 
 def _uuid(value: UUID | str) -> UUID:

@@ -33,7 +33,7 @@ from services.cli_privacy import cmd_erase, cmd_keys, cmd_retention
 from services.cli_project import cmd_project
 from services.cli_serve import cmd_serve, cmd_token
 from services.cli_stats import cmd_headcount, cmd_stats
-from services.importer import ImportRejectedError, import_lines, numbered
+from services.importer import ImportRejectedError, import_lines, numbered, read_lines
 from services.ledger import Ledger, UnknownCaseError
 from services.simulate import (
     DEFAULTS,
@@ -485,7 +485,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             summary = import_lines(
                 ledger,
-                numbered(source),
+                numbered(read_lines(source)),
                 batch_size=args.batch_size,
                 progress=None if args.quiet else _large_only(_progress(sys.stderr)),
             )

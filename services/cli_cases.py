@@ -156,6 +156,8 @@ def cmd_deadlines(args: argparse.Namespace) -> int:
                 (case.id, row) for row in case_deadlines(case.timeline(known_at=args.known_at), on)
             ]
             found = [item for item in found if _case_filter(args, on, item[1])]
+            if args.limit is not None:  # the first ones by due date, as the view's lists
+                found = sorted(found, key=lambda item: item[1].due_on)[: args.limit]
             title = f"deadlines of case {case.id} on {on.isoformat()}"
         else:
             with read_models(ledger.database_url) as store:

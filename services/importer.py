@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 from domain.case import Case
@@ -27,6 +28,8 @@ from domain.interchange import InterchangeLine, LineError, parse_line
 from domain.rules import RuleViolation
 from infra.spill import Spill, SpilledLine
 from services.ledger import DuplicateEventError, Ledger, offer
+
+log = logging.getLogger("ledger.import")
 
 DEFAULT_BATCH_SIZE = 5000
 CASES_PER_GROUP = 500  # cases checked together: bounds the memory of the check
@@ -77,6 +80,28 @@ def numbered(raw_lines: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | st
     return ((n, text) for n, text in enumerate(raw_lines, start=1) if text.strip())
 
 
+def read_lines(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
+    """The stream's lines, split as ``bytes.splitlines`` splits them (LF, CRLF, CR), read a
+    chunk at a time. A line longer than ``MAX_LINE_BYTES`` comes back cut to one byte more
+    (to be refused as too long) and the rest of it is skipped, never held whole."""
+    pending, skipping = b"", False
+    while block := stream.read(chunk):
+        lines = (pending + block).splitlines(keepends=True)
+        # the last piece may go on in the next block: no line end yet, or a CR before an LF
+        pending = b"" if lines[-1].endswith(b"\n") else lines.pop()
+        for line in lines:
+            if skipping:  # the end of a line already given back cut
+                skipping = False
+                continue
+            yield line
+        if len(pending) > MAX_LINE_BYTES:
+            if not skipping:
+                yield pending[: MAX_LINE_BYTES + 1]
+            pending, skipping = b"", True
+    if pending and not skipping:
+        yield pending
+
+
 class _Problems:
     """Every problem counted; the ``MAX_REPORTED_PROBLEMS`` earliest lines kept."""
 
@@ -124,7 +149,7 @@ def case_key(text: bytes | str) -> str:
 def _case_id_from_json(text: bytes | str) -> str:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # validation reports the line
         return ""
     case_id = value.get("case_id") if isinstance(value, dict) else None
     return case_id if isinstance(case_id, str) else ""
@@ -206,7 +231,7 @@ def _apply_case(
     ledger: Ledger,
     case: Case | None,
     lines: list[tuple[int, InterchangeLine]],
-    subjects: dict[str, UUID],
+    subject_of: SubjectOf,
     summary: ImportSummary,
     problems: _Problems,
 ) -> list[tuple[int, CaseEvent]]:
@@ -218,7 +243,7 @@ def _apply_case(
                 ledger.same_as_stored(case, line)
                 summary.duplicates += 1
                 continue
-            case = offer(case, line, ledger.subject_of(line, subjects))
+            case = offer(case, line, subject_of(line))
             line_of[line.event_id] = number
         except RuleViolation as violation:
             problems.add(ImportProblem(
@@ -232,6 +257,19 @@ def _apply_case(
     return [(line_of[event.event_id], event) for event in events]
 
 
+SubjectOf = Callable[[InterchangeLine], UUID | None]
+NOT_SEALED = UUID(int=0)  # the subject of a report in a file already refused: never stored
+
+
+def _subjects(ledger: Ledger, lines: list[InterchangeLine], problems: _Problems) -> SubjectOf:
+    """Where the employees' subjects come from: the ledger (created on first use), or, once
+    the file is refused anyway, a placeholder, so that a refused file creates none."""
+    if problems.total:
+        return lambda line: NOT_SEALED
+    known = ledger.subjects_of(lines)
+    return lambda line: ledger.subject_of(line, known)
+
+
 def _check_group(
     ledger: Ledger,
     spill: Spill,
@@ -243,19 +281,20 @@ def _check_group(
     spill their new events sealed."""
     cases = [c for c in (_parse_case(spill, lines, summary, problems) for lines in group) if c]
     existing = ledger.existing_case_ids([case_id for case_id, _ in cases])
-    subjects = ledger.subjects_of([line for _, lines in cases for _, line in lines])
+    subject_of = _subjects(ledger, [line for _, lines in cases for _, line in lines], problems)
     new: list[tuple[int, CaseEvent]] = []
     for case_id, lines in cases:
         stored = ledger.get_case(case_id) if case_id in existing else None
-        events = _apply_case(ledger, stored, lines, subjects, summary, problems)
+        events = _apply_case(ledger, stored, lines, subject_of, summary, problems)
         if events:
             summary.cases_updated += case_id in existing
             summary.cases_opened += case_id not in existing
         new.extend(events)
     if problems.total or not new:
         return  # the file will be refused: check the rest, seal nothing more
-    spill.add_new_files([e.originator_id for _, e in new if e.originator_id not in existing])
-    sealed = ledger.seal([event for _, event in new])
+    fresh = [event for _, event in new]
+    spill.add_new_files(ledger.open_new_files(fresh))
+    sealed = ledger.seal(fresh)
     spill.add_sealed([(number, s) for (number, _), s in zip(new, sealed, strict=True)])
 
 
@@ -283,14 +322,24 @@ def import_lines(
                     progress("check", checked, summary.lines)
             problems.raise_if_any()
         except BaseException:
-            for case_ids in spill.new_files():
-                ledger.drop_unwritten_files(case_ids)
+            _take_back_keys(ledger, spill)
             raise
         _write(ledger, spill, summary, batch_size, progress)
     summary.seconds = round(time.perf_counter() - started, 3)
     if summary.seconds:
         summary.events_per_second = round(summary.appended / summary.seconds, 1)
     return summary
+
+
+def _take_back_keys(ledger: Ledger, spill: Spill) -> None:
+    """Delete the key rows this refused (or failed) import created; a failure here is
+    logged, never raised over the import's own error. Rows left behind hold no personal
+    data; a later import of the same file reuses them."""
+    try:
+        for opened in spill.new_files():
+            ledger.drop_unwritten_files(opened)
+    except Exception:
+        log.warning("import: could not take back the keys of files never written", exc_info=True)
 
 
 def _write(

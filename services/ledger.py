@@ -141,28 +141,34 @@ class Ledger(Application[UUID]):
                     raise
         raise AssertionError("unreachable")
 
+    def open_new_files(self, events: Sequence[ev.CaseEvent]) -> dict[UUID, str]:
+        """Open the keys of the files these events' sickness reports start, in one statement;
+        the token of each key row this call created (``drop_unwritten_files``)."""
+        if self.keys is None:
+            return {}
+        self.keys.refresh()
+        return self.keys.open_files([
+            (e.originator_id, e.subject_id)
+            for e in events
+            if isinstance(e, ev.SicknessReported) and e.subject_id is not None
+        ])  # fmt: skip
+
     def seal(self, events: Sequence[ev.CaseEvent]) -> list[StoredEvent]:
         """The events as they will be stored (protected fields sealed), opening the keys
         of new files in one statement; written later by ``write_sealed``."""
-        if self.keys is not None:
-            self.keys.refresh()
-            self.keys.open_files([
-                (e.originator_id, e.subject_id)
-                for e in events
-                if isinstance(e, ev.SicknessReported) and e.subject_id is not None
-            ])  # fmt: skip
+        self.open_new_files(events)
         return [self.mapper.to_stored_event(event) for event in events]
 
     def write_sealed(self, stored: Sequence[StoredEvent]) -> None:
         """Store sealed events exactly in the given order, in one transaction."""
         self.recorder.insert_events(stored)
 
-    def drop_unwritten_files(self, case_ids: Sequence[UUID]) -> None:
-        """Forget the keys a refused import opened for files it never wrote."""
-        if self.keys is None or not case_ids:
+    def drop_unwritten_files(self, opened: Sequence[tuple[UUID, str]]) -> None:
+        """Take back the key rows a refused import created for files it never wrote."""
+        if self.keys is None or not opened:
             return
-        written = self.existing_case_ids(case_ids)
-        self.keys.drop_unused_files([c for c in case_ids if c not in written])
+        written = self.existing_case_ids([case_id for case_id, _ in opened])
+        self.keys.drop_unused_files([pair for pair in opened if pair[0] not in written])
 
     # --- queries ----------------------------------------------------------
 

@@ -219,3 +219,14 @@ def test_case_manager_list_and_usage_errors(
     with pytest.raises(SystemExit) as usage:
         main(["deadlines", "--employer", "ER-C", "--case-manager", "cm-42"])
     assert usage.value.code == 2
+
+
+def test_limit_pages_the_deadlines_of_one_case_too(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = str(uuid4())
+    assert import_via_cli(tmp_path, _employer_case(case, "ER-P")) == 0
+    whole = _cli_rows(capsys, "--case", case, "--on", "2026-11-01")
+    page = _cli_rows(capsys, "--case", case, "--on", "2026-11-01", "--limit", "2")
+    assert len(whole) > 2
+    assert page == sorted(whole, key=lambda row: row["due_on"])[:2]

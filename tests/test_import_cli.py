@@ -11,10 +11,19 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from domain.interchange import parse_line
 from services import importer
 from services.cli import main
-from services.importer import ImportRejectedError, import_lines, numbered
+from services.importer import (
+    MAX_LINE_BYTES,
+    ImportRejectedError,
+    import_lines,
+    numbered,
+    read_lines,
+)
 from services.ledger import Ledger
 from tests.factories import every_event_type, import_via_cli, jsonl, line, report
 
@@ -266,3 +275,76 @@ def test_a_refused_import_leaves_no_keys_for_files_it_did_not_write(database_url
         assert after == before
         summary = import_lines(ledger, numbered(jsonl(good).splitlines()))
         assert summary.appended == 3
+
+
+@given(
+    parts=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\x00", b"a")), max_size=30),
+    ends=st.lists(st.sampled_from([b"\n", b"\r\n", b"\r", b""]), max_size=30),
+    chunk=st.integers(min_value=1, max_value=64),
+)
+def test_reading_a_file_in_chunks_splits_it_as_splitlines(
+    parts: list[bytes], ends: list[bytes], chunk: int
+) -> None:
+    """`ledger import FILE` streams the file (bounded memory) and must number its lines
+    exactly as the whole-file split did, CRLF and CR included, wherever a chunk ends."""
+    data = b"".join(p + e for p, e in zip(parts, ends, strict=False))
+    assert list(read_lines(io.BytesIO(data), chunk)) == data.splitlines(keepends=True)
+
+
+def test_a_line_too_long_is_cut_not_held_and_the_next_lines_keep_their_numbers() -> None:
+    data = b"x" * (3 * MAX_LINE_BYTES) + b"\r\n" + b"second\n" + b"third"
+    lines = list(read_lines(io.BytesIO(data), chunk=4096))
+    assert [len(line) for line in lines] == [MAX_LINE_BYTES + 1, 7, 5]
+
+
+def test_a_file_with_cr_line_ends_imports(
+    use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "mac.jsonl"
+    source.write_bytes(jsonl(every_event_type()).replace("\n", "\r").encode())
+    assert main(["import", str(source), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["appended"] == len(every_event_type())
+
+
+def test_a_deeply_nested_line_is_a_problem_not_a_crash(database_url: str) -> None:
+    with Ledger(database_url) as ledger, pytest.raises(ImportRejectedError) as refused:
+        import_lines(ledger, numbered([json.dumps(report(uuid4(), D)), "[" * 60_000]))
+    assert [p.line for p in refused.value.problems] == [2]
+
+
+def test_a_refused_import_keeps_keys_another_writer_created(database_url: str) -> None:
+    """Keys are taken back by the token of the rows the import itself inserted: a file
+    another writer opened meanwhile (and may be about to write) keeps its key."""
+    case_id = uuid4()
+    with Ledger(database_url) as ledger:
+        assert ledger.keys is not None
+        first = report(case_id, D)
+        subject = ledger.subject_of(parse_line(json.dumps(first)))
+        assert subject is not None
+        ledger.keys.open_files([(case_id, subject)])  # the other writer's key row
+        broken = [first, line(uuid4(), "SicknessResumed", D)]
+        with pytest.raises(ImportRejectedError):
+            import_lines(ledger, numbered(jsonl(broken).splitlines()))
+        rows = ledger.keys.store.query(
+            "SELECT count(*) AS n FROM {file_key} WHERE case_id = ?", [str(case_id)]
+        )
+        assert rows[0]["n"] == 1
+
+
+def test_a_file_already_refused_creates_no_subjects(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a line is bad, the rest is only checked: no employee gets a subject (a blind
+    index row) from a file that will not be stored."""
+    monkeypatch.setattr(importer, "CASES_PER_GROUP", 1)
+    bad = dict(report(uuid4(), D), type="Nope")
+    later = [report(uuid4(), D) for _ in range(3)]
+    for n, item in enumerate(later):
+        item["data"]["employee_id"] = f"EMP-NEW-{n}"
+    with Ledger(database_url) as ledger:
+        assert ledger.keys is not None
+        count = "SELECT count(*) AS n FROM {subject_index}"
+        before = ledger.keys.store.query(count)[0]["n"]
+        with pytest.raises(ImportRejectedError):
+            import_lines(ledger, numbered(jsonl([bad, *later]).splitlines()))
+        assert ledger.keys.store.query(count)[0]["n"] == before

@@ -272,3 +272,18 @@ def test_a_rebuild_by_another_runner_meanwhile_loses_nothing(
     with read_models(database_url) as again:  # a clean rebuild of the same log, row for row
         ProjectionRunner(ledger, again, all_projections()).rebuild()
         assert dump(again, all_projections()) == rows
+
+
+def test_sqlite_read_models_relax_sync_for_their_pages_only(tmp_path: Any) -> None:
+    """Pages of read models commit with synchronous=NORMAL; the pooled connection is set
+    back to FULL after, since the key tables (erasure) write through the same pool."""
+    url = f"sqlite:///{tmp_path / 'sync.db'}"
+    with Ledger(url) as ledger:
+        import_lines(ledger, numbered([json.dumps(x) for x in simulate(5, seed=3)]))
+        with read_models(url) as store:
+            ProjectionRunner(ledger, store, all_projections()).run()
+            datastore = store.datastore  # type: ignore[attr-defined]
+            with datastore.get_connection(commit=True) as connection:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA synchronous")
+                assert cursor.fetchone()[0] == 2  # FULL
