@@ -5,9 +5,9 @@ measured in the same run, against a local Tansu broker (in memory).
    send with acks=all, checkpoint per page) against a raw producer sending messages of
    the same size with acks=all and one flush at the end.
 2. Lag at a steady input rate: events written through the ledger at R per second
-   (default 1,000, in 50 writes a second) while ``Feed.follow`` runs; a consumer
-   measures the time from each event's recording to its arrival. Baseline: the raw
-   producer sending at the same rate, measured the same way.
+   (default 1,000, in 50 writes a second) by another process while ``Feed.follow``
+   runs; a consumer measures the time from each event's recording to its arrival.
+   Baseline: the raw producer sending at the same rate, measured the same way.
 
 Prints a table and appends a dated entry to BENCHMARKS.md.
 """
@@ -15,6 +15,7 @@ Prints a table and appends a dated entry to BENCHMARKS.md.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -117,6 +118,27 @@ def _steady(rate: float, seconds: float, send: Any) -> float:
     return sent / (time.perf_counter() - started)
 
 
+def _writer(url: str, lines: list[str], rate: float, seconds: float, out: Any) -> None:
+    """The writer of the lag test, in its own process as the API or an import would be:
+    ``lines`` (new sickness reports) at ``rate`` a second, in 50 writes a second; puts the
+    rate it achieved on ``out``."""
+    per_write = max(1, round(rate / 50))
+    batches = iter([lines[i : i + per_write] for i in range(0, len(lines), per_write)])
+    with Ledger(url) as ledger:
+
+        def write() -> None:
+            parsed = [parse_line(text) for text in next(batches, [])]
+            known = ledger.subjects_of(parsed)  # as an import: the subjects in one statement
+            events = [
+                event
+                for line in parsed
+                for event in offer(None, line, ledger.subject_of(line, known)).collect_case_events()
+            ]
+            ledger.write_sealed(ledger.seal(events))
+
+        out.put(_steady(rate / per_write, seconds, write) * per_write)
+
+
 def feed_lag(
     ledger: Ledger, url: str, broker: Broker, rate: float, seconds: float, achieved: list[float]
 ) -> list[float]:
@@ -135,24 +157,19 @@ def feed_lag(
         reader.start()
         while not lags:
             time.sleep(0.05)
-        first = date.today() - timedelta(days=3)
-        per_write = max(1, round(rate / 50))  # 50 writes a second, in batches as an import
-
-        def append() -> None:
-            events = []
-            for _ in range(per_write):
-                event_id = str(uuid4())
-                sent.add(event_id)
-                line = parse_line(json.dumps({
-                    "event_id": event_id, "case_id": str(uuid4()), "type": "SicknessReported",
-                    "occurred_on": first.isoformat(), "actor": {"role": "employer", "id": "ER-B"},
-                    "data": {"employee_id": "E", "employer_id": "ER-B",
-                             "first_sick_day": first.isoformat()},
-                }))  # fmt: skip
-                events += offer(None, line, ledger.subject_of(line)).collect_case_events()
-            ledger.write_sealed(ledger.seal(events))
-
-        achieved.append(_steady(rate / per_write, seconds, append) * per_write)
+        first = (date.today() - timedelta(days=3)).isoformat()
+        lines = [json.dumps({
+            "event_id": str(uuid4()), "case_id": str(uuid4()), "type": "SicknessReported",
+            "occurred_on": first, "actor": {"role": "employer", "id": "ER-B"},
+            "data": {"employee_id": "E", "employer_id": "ER-B", "first_sick_day": first},
+        }) for _ in range(int(rate * seconds))]  # fmt: skip
+        sent.update(json.loads(text)["event_id"] for text in lines)
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        writer = context.Process(target=_writer, args=(url, lines, rate, seconds, out))
+        writer.start()
+        achieved.append(out.get())
+        writer.join()
         time.sleep(2)
         stop.set()
         follower.join()
