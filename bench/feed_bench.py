@@ -134,6 +134,7 @@ def _writer(url: str, lines: list[str], rate: float, seconds: float, out: Any) -
                 for line in parsed
                 for event in offer(None, line, ledger.subject_of(line, known)).collect_case_events()
             ]
+            ledger.open_new_files(events)
             ledger.write_sealed(ledger.seal(events))
 
         out.put(_steady(rate / per_write, seconds, write) * per_write)

@@ -134,6 +134,15 @@ class ReadModelStore(ABC):
         log, not one per projection); any conflict writes nothing."""
 
     @abstractmethod
+    def _lock_position(self, cursor: Any, projection: str) -> int | None:
+        """Read the position and hold it until the transaction ends (each store its way)."""
+
+    def _check_position(self, cursor: Any, write: PageWrite) -> None:
+        found = self._lock_position(cursor, write.projection)
+        if found != write.expected:
+            raise PositionConflict(write.projection, write.expected, found)
+
+    @abstractmethod
     def reset(self, projection: str, tables: Sequence[Table], *, only_if_new: bool = False) -> bool:
         """Empty the tables and forget the position, in one transaction (for a rebuild).
         With ``only_if_new``, only while the projection has no position; whether it did."""
@@ -248,6 +257,11 @@ def _delete_in_pg(name: str, column: str, keys: list[Any]) -> tuple[str, list[An
     return f"DELETE FROM {name} WHERE {column} = ANY(%s)", [keys]
 
 
+def _in_lock_order(writes: Sequence[PageWrite]) -> list[PageWrite]:
+    """One order for taking the positions' locks, so that two runners cannot deadlock."""
+    return sorted(writes, key=lambda write: write.projection)
+
+
 @contextmanager
 def _relaxed_sync(connection: Any) -> Iterator[None]:
     """Commit a page of read models without waiting for the disk (``synchronous=NORMAL``;
@@ -289,10 +303,8 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
             _relaxed_sync(connection),
             connection.transaction(commit=True) as cursor,
         ):
-            for write in sorted(writes, key=lambda w: w.projection):
-                found = self._lock_position(cursor, write.projection)
-                if found != write.expected:
-                    raise PositionConflict(write.projection, write.expected, found)
+            for write in _in_lock_order(writes):
+                self._check_position(cursor, write)
                 _run_plan(cursor, write.changes, lambda t: t.physical, "?", _delete_in_sqlite)
                 self._insert_tracking(cursor, Tracking(write.projection, write.position))
 
@@ -361,10 +373,8 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
 
     def apply_pages(self, writes: Sequence[PageWrite]) -> None:
         with self.datastore.transaction(commit=True) as cursor:
-            for write in sorted(writes, key=lambda w: w.projection):  # one lock order
-                found = self._lock_position(cursor, write.projection)
-                if found != write.expected:
-                    raise PositionConflict(write.projection, write.expected, found)
+            for write in _in_lock_order(writes):
+                self._check_position(cursor, write)
                 _run_plan(
                     cursor, write.changes, lambda t: self._qualified(t.physical), "%s",
                     _delete_in_pg,

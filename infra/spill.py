@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 SpilledLine = tuple[int, bytes | str]
+SpilledCase = tuple[str, list[SpilledLine]]  # the case key, and its lines in file order
 
 _SCHEMA = """
 CREATE TABLE line (case_key TEXT NOT NULL, number INTEGER NOT NULL, text BLOB NOT NULL);
@@ -65,25 +66,23 @@ class Spill:
         """(case key, line number, text) rows."""
         self._db.executemany("INSERT INTO line VALUES (?, ?, ?)", rows)
 
-    def case_groups(self, cases_per_group: int) -> Iterator[list[list[SpilledLine]]]:
-        """Every case's lines in file order, ``cases_per_group`` cases at a time, cases in
-        the order of their first line."""
+    def case_groups(self, cases_per_group: int) -> Iterator[list[SpilledCase]]:
+        """Every case's key and lines in file order, ``cases_per_group`` cases at a time,
+        cases in the order of their first line."""
         self._db.execute("CREATE INDEX line_by_case ON line (case_key, number)")
         rows = self._db.execute(
             "SELECT l.case_key, l.number, l.text FROM line l "
             "JOIN (SELECT case_key, MIN(number) AS first FROM line GROUP BY case_key) f "
             "ON f.case_key = l.case_key ORDER BY f.first, l.number"
         )
-        group: list[list[SpilledLine]] = []
-        current: str | None = None
+        group: list[SpilledCase] = []
         for key, number, text in rows:
-            if key != current:
+            if not group or key != group[-1][0]:
                 if len(group) == cases_per_group:
                     yield group
                     group = []
-                group.append([])
-                current = key
-            group[-1].append((number, text))
+                group.append((key, []))
+            group[-1][1].append((number, text))
         if group:
             yield group
 

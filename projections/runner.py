@@ -175,7 +175,7 @@ class ProjectionRunner:
         oldest = min(pos or 0 for pos in positions.values())
         fresh = [(i, e) for i, e in zip(ids, events, strict=True) if i > oldest]
         cases = self._advance_cases([e for _, e in fresh])
-        writes: list[PageWrite] = []
+        writes: dict[str, PageWrite] = {}  # by projection name
         for projection in self.projections:
             done = positions[projection.name]
             new = _by_case([e for i, e in fresh if i > (done or 0)])
@@ -184,11 +184,9 @@ class ProjectionRunner:
             changes: list[Change] = []
             for case_id, case_events in new.items():
                 changes.extend(projection.changes(cases[case_id], case_events))
-            writes.append(PageWrite(projection.tracking_name, done, end, changes))
-        self._apply(writes)
-        for projection in self.projections:
-            if any(w.projection == projection.tracking_name for w in writes):
-                positions[projection.name] = end
+            writes[projection.name] = PageWrite(projection.tracking_name, done, end, changes)
+        self._apply(list(writes.values()))
+        positions.update(dict.fromkeys(writes, end))
         return len(fresh)
 
     def _apply(self, writes: list[PageWrite]) -> None:

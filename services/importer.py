@@ -26,7 +26,7 @@ from domain.case import Case
 from domain.events import CaseEvent
 from domain.interchange import InterchangeLine, LineError, parse_line
 from domain.rules import RuleViolation
-from infra.spill import Spill, SpilledLine
+from infra.spill import Spill, SpilledCase
 from services.ledger import DuplicateEventError, Ledger, offer
 
 log = logging.getLogger("ledger.import")
@@ -182,9 +182,10 @@ CaseLines = tuple[UUID, list[tuple[int, InterchangeLine]]]
 
 
 def _parse_case(
-    spill: Spill, lines: list[SpilledLine], summary: ImportSummary, problems: _Problems
+    spill: Spill, case: SpilledCase, summary: ImportSummary, problems: _Problems
 ) -> CaseLines | None:
     """One case's valid lines, repeats removed; None if any of its lines is bad."""
+    key, lines = case
     parsed: list[tuple[int, InterchangeLine]] = []
     first: dict[UUID, tuple[int, InterchangeLine]] = {}
     bad = False
@@ -195,7 +196,7 @@ def _parse_case(
             problems.add(ImportProblem(number, error.field, error.message))
             bad = True
             continue
-        if str(line.case_id) != case_key(text):
+        if str(line.case_id) != key:  # the grouping read it otherwise
             problems.add(ImportProblem(number, "case_id", "given more than once in the line"))
             bad = True
             continue
@@ -273,13 +274,13 @@ def _subjects(ledger: Ledger, lines: list[InterchangeLine], problems: _Problems)
 def _check_group(
     ledger: Ledger,
     spill: Spill,
-    group: list[list[SpilledLine]],
+    group: list[SpilledCase],
     summary: ImportSummary,
     problems: _Problems,
 ) -> None:
     """Validate a group of cases, apply their rules and, while the file is clean so far,
     spill their new events sealed."""
-    cases = [c for c in (_parse_case(spill, lines, summary, problems) for lines in group) if c]
+    cases = [c for c in (_parse_case(spill, case, summary, problems) for case in group) if c]
     existing = ledger.existing_case_ids([case_id for case_id, _ in cases])
     subject_of = _subjects(ledger, [line for _, lines in cases for _, line in lines], problems)
     new: list[tuple[int, CaseEvent]] = []
@@ -293,7 +294,7 @@ def _check_group(
     if problems.total or not new:
         return  # the file will be refused: check the rest, seal nothing more
     fresh = [event for _, event in new]
-    spill.add_new_files(ledger.open_new_files(fresh))
+    spill.add_new_files(ledger.open_new_files(fresh))  # recorded before sealing can fail
     sealed = ledger.seal(fresh)
     spill.add_sealed([(number, s) for (number, _), s in zip(new, sealed, strict=True)])
 
@@ -317,8 +318,8 @@ def import_lines(
             checked = 0
             for group in spill.case_groups(CASES_PER_GROUP):
                 _check_group(ledger, spill, group, summary, problems)
-                checked += sum(map(len, group))
-                if progress and (checked // 10_000 > (checked - sum(map(len, group))) // 10_000):
+                before, checked = checked, checked + sum(len(lines) for _, lines in group)
+                if progress and checked // 10_000 > before // 10_000:
                     progress("check", checked, summary.lines)
             problems.raise_if_any()
         except BaseException:

@@ -154,9 +154,9 @@ class Ledger(Application[UUID]):
         ])  # fmt: skip
 
     def seal(self, events: Sequence[ev.CaseEvent]) -> list[StoredEvent]:
-        """The events as they will be stored (protected fields sealed), opening the keys
-        of new files in one statement; written later by ``write_sealed``."""
-        self.open_new_files(events)
+        """The events as they will be stored (protected fields sealed), written later by
+        ``write_sealed``. Open new files first with ``open_new_files`` (one statement);
+        else the mapper opens each file as it seals its report."""
         return [self.mapper.to_stored_event(event) for event in events]
 
     def write_sealed(self, stored: Sequence[StoredEvent]) -> None:

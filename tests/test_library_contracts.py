@@ -36,6 +36,19 @@ def fresh_schema(case: unittest.TestCase) -> PostgresDatastore:
     return datastore
 
 
+def ledger_recorder(
+    case: unittest.TestCase, copy_from: int | None = None
+) -> LedgerPostgresApplicationRecorder:
+    """The ledger's application recorder on a new schema (COPY from ``copy_from`` events)."""
+    recorder = LedgerPostgresApplicationRecorder(
+        fresh_schema(case), events_table_name="stored_events"
+    )
+    if copy_from is not None:
+        recorder.copy_from = copy_from
+    recorder.create_table()
+    return recorder
+
+
 def _drop(schema: str) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
@@ -66,10 +79,7 @@ class TestLedgerPostgresApplicationRecorder(ApplicationRecorderTestCase):
     """The recorder that stops retrying at a lock timeout keeps the library's contract."""
 
     def create_recorder(self) -> LedgerPostgresApplicationRecorder:
-        datastore = fresh_schema(self)
-        recorder = LedgerPostgresApplicationRecorder(datastore, events_table_name="stored_events")
-        recorder.create_table()
-        return recorder
+        return ledger_recorder(self)
 
 
 @pytest.mark.postgres
@@ -77,11 +87,7 @@ class TestLedgerPostgresApplicationRecorderByCopy(ApplicationRecorderTestCase):
     """The same contract when every batch, however small, is written with COPY."""
 
     def create_recorder(self) -> LedgerPostgresApplicationRecorder:
-        datastore = fresh_schema(self)
-        recorder = LedgerPostgresApplicationRecorder(datastore, events_table_name="stored_events")
-        recorder.copy_from = 1
-        recorder.create_table()
-        return recorder
+        return ledger_recorder(self, copy_from=1)
 
 
 @pytest.mark.postgres
@@ -90,8 +96,6 @@ class TestCopyDoesNotInterleaveNotificationIds(NonInterleavingNotificationIDsBas
     do not interleave, so a tailing reader cannot pass over a gap filled in later."""
 
     def create_recorder(self) -> LedgerPostgresApplicationRecorder:
-        datastore = fresh_schema(self)
-        recorder = LedgerPostgresApplicationRecorder(datastore, events_table_name="stored_events")
+        recorder = ledger_recorder(self)
         assert self.insert_num >= recorder.copy_from
-        recorder.create_table()
         return recorder
