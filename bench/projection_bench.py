@@ -182,7 +182,7 @@ def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[s
     }  # fmt: skip
     overdue_sql = (
         "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
-        "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on < ? ORDER BY due_on"
+        "is_task = 1 AND done_on IS NULL AND file_ended_on IS NULL AND due_on < ? ORDER BY due_on"
     )
     raw = {
         "overdue, first 100": (
@@ -190,18 +190,21 @@ def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[s
         ),
         "overdue": (
             "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
-            "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on < ? ORDER BY due_on",
+            "is_task = 1 AND done_on IS NULL AND file_ended_on IS NULL AND due_on < ? "
+            "ORDER BY due_on",
             [BIG_EMPLOYER, TODAY.isoformat(), TODAY.isoformat()],
         ),
         "due_in_14_days": (
             "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
-            "done_on IS NULL AND lapsed = 0 AND due_on >= ? AND due_on < ? ORDER BY due_on",
+            "done_on IS NULL AND file_ended_on IS NULL AND due_on >= ? AND due_on < ? "
+            "ORDER BY due_on",
             [BIG_EMPLOYER, TODAY.isoformat(), TODAY.isoformat(),
              (TODAY + timedelta(days=14)).isoformat()],
         ),
         "overdue_since_yesterday": (
             "SELECT * FROM {deadline} WHERE employer_id = ? AND last_event_on <= ? AND "
-            "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on = ? ORDER BY due_on",
+            "is_task = 1 AND done_on IS NULL AND file_ended_on IS NULL AND due_on = ? "
+            "ORDER BY due_on",
             [BIG_EMPLOYER, TODAY.isoformat(), (TODAY - timedelta(days=1)).isoformat()],
         ),
     }  # fmt: skip

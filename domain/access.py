@@ -19,6 +19,7 @@ class Role(StrEnum):
     CASE_MANAGER = "case_manager"
     OCCUPATIONAL_PHYSICIAN = "occupational_physician"
     UWV_REVIEWER = "uwv_reviewer"
+    UWV = "uwv"  # UWV as the body that decides: sanctions, fines, WIA, expert opinions
     ANALYST = "analyst"
     ADMIN = "admin"
 
@@ -59,17 +60,25 @@ _EMPLOYER_SIDE: frozenset[type[ev.CaseEvent]] = frozenset(
         ev.RecoveryReported,
         ev.SicknessResumed,
         ev.UWVNotified,
+        ev.RecoveryReportedToUWV,
+        ev.PregnancyLeaveStarted,
+        ev.PregnancyLeaveEnded,
         ev.FirstYearEvaluationCompleted,
         ev.SecondTrackStarted,
         ev.SecondTrackPlacement,
         ev.SecondTrackEnded,
         ev.ExpertOpinionRequested,
+        ev.WrittenWarningIssued,
         ev.WagePaymentSuspended,
         ev.WagePaymentSuspensionLifted,
         ev.WagePaymentStopped,
         ev.WagePaymentResumed,
         ev.FinalEvaluationCompleted,
+        ev.LabourExpertReportCompleted,
+        ev.EarlyIVAApplied,
+        ev.WIAApplied,
         ev.ReintegrationReportSubmitted,
+        ev.SanctionShorteningRequested,
         ev.WaitingTimeExtended,
         ev.EmploymentEnded,
         ev.CaseClosed,
@@ -85,22 +94,42 @@ _PHYSICIAN: frozenset[type[ev.CaseEvent]] = frozenset(
         ev.SicknessResumed,
         ev.PlanEvaluated,
         ev.FinalEvaluationCompleted,
+        ev.CurrentOpinionIssued,
+        ev.PregnancyRelatedSicknessEstablished,  # a cause of the sickness: never the employer
         ev.MedicalNoteRecorded,
+    }
+)
+# What UWV decides or sends; recorded in the ``uwv`` role, never by an administrator.
+UWV_DECISIONS: frozenset[type[ev.CaseEvent]] = frozenset(
+    {
+        ev.ExpertOpinionIssued,
+        ev.WageSanctionImposed,
+        ev.WageSanctionShortened,
+        ev.SanctionShorteningDecided,
+        ev.LateNotificationFined,
+        ev.WIAApplicationLetterSent,
+        ev.WIADecided,
     }
 )
 # Record keeping by the administrator. PersonalDataErased is absent on purpose: only
 # ``ledger erase`` records it, together with destroying the keys.
-_ADMINISTRATOR: frozenset[type[ev.CaseEvent]] = frozenset(ev.CATALOGUE.values()) - {
-    ev.PersonalDataErased,
-    ev.MedicalNoteRecorded,  # the physician's own notes
-}
+_ADMINISTRATOR: frozenset[type[ev.CaseEvent]] = (
+    frozenset(ev.CATALOGUE.values())
+    - {
+        ev.PersonalDataErased,
+        ev.MedicalNoteRecorded,  # the physician's own notes
+        ev.PregnancyRelatedSicknessEstablished,  # the physician's judgement of a cause
+    }
+    - UWV_DECISIONS
+)
 RECORDS: Mapping[Role, frozenset[type[ev.CaseEvent]]] = {
     Role.EMPLOYER: _EMPLOYER_SIDE,
     Role.CASE_MANAGER: _EMPLOYER_SIDE,
     Role.OCCUPATIONAL_PHYSICIAN: _PHYSICIAN,
     Role.UWV_REVIEWER: frozenset(),
+    Role.UWV: UWV_DECISIONS,
     Role.ANALYST: frozenset(),
-    Role.ADMIN: _ADMINISTRATOR,  # incl. UWV decisions arriving from UWV, legal holds
+    Role.ADMIN: _ADMINISTRATOR,  # corrections on behalf of others, legal holds
 }
 # Only the occupational physician judges the degree of incapacity (s5).
 INCAPACITY_FIELD = "incapacity_percent"
@@ -251,6 +280,7 @@ def actor_role(role: Role) -> ev.ActorRole:
         Role.CASE_MANAGER: ev.ActorRole.CASE_MANAGER,
         Role.OCCUPATIONAL_PHYSICIAN: ev.ActorRole.OCCUPATIONAL_PHYSICIAN,
         Role.UWV_REVIEWER: ev.ActorRole.UWV,
+        Role.UWV: ev.ActorRole.UWV,
         Role.ANALYST: ev.ActorRole.SYSTEM,
         Role.ADMIN: ev.ActorRole.SYSTEM,
     }[role]

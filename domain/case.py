@@ -184,8 +184,10 @@ def _sorts_last(state: CaseState, event: ev.CaseEvent) -> bool:
 
 def continues_case(state: CaseState, sick_on: date) -> bool:
     """Whether sickness from ``sick_on`` continues this case rather than opening a new
-    one: the case recovered less than 28 days before (samentelling, art. 7:629 lid 10 BW,
-    rule relapse_within_28_days)."""
+    one: the case recovered less than 28 days before, pregnancy leave not counted
+    (samentelling, art. 7:629 lid 10 BW, rule relapse_within_28_days)."""
     if state.status is not CaseStatus.RECOVERED or state.recovered_on is None:
         return False
-    return 0 <= (sick_on - state.recovered_on).days < RELAPSE_WINDOW_DAYS
+    if sick_on < state.recovered_on:
+        return False
+    return state.samentelling_gap_days(sick_on) < RELAPSE_WINDOW_DAYS

@@ -15,7 +15,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from domain import events as ev
-from domain.state import CaseState, CaseStatus, fold
+from domain.state import CaseState, fold
+from domain.workdays import first_working_day_after, last_working_day_on_or_before
 
 
 class DeadlineStatus(StrEnum):
@@ -23,10 +24,13 @@ class DeadlineStatus(StrEnum):
     DONE_LATE = "done_late"
     OPEN = "open"
     OVERDUE = "overdue"
+    MISSED = "missed"  # not met when the file ended; its lateness is frozen at the end
     NOT_APPLICABLE = "not_applicable"
 
 
 DueRule = Callable[[CaseState], date | None]  # None: the deadline does not arise
+# Why a deadline falls where it does when that depends on the case (the notification ground).
+Ground = Callable[[CaseState], str]
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class DeadlineRule:
     met_by: type[ev.CaseEvent] | None  # None: a date, not a task
     source: str
     recurring_days: int | None = None
+    ground: Ground | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Deadline:
     days_late: int | None
     rule: str
     rule_set: str
+    file_ended_on: date | None = None  # the file closed or recovered: nothing is left to do
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -67,6 +73,7 @@ class Deadline:
             "days_late": self.days_late,
             "rule": self.rule,
             "rule_set": self.rule_set,
+            "file_ended_on": self.file_ended_on.isoformat() if self.file_ended_on else None,
         }
 
 
@@ -89,11 +96,117 @@ def _plan_evaluation_base(state: CaseState) -> date | None:
     return _first(state, ev.PlanOfApproachAgreed)
 
 
-def _first_working_day_after(day: date) -> date:
-    day += timedelta(days=1)
-    while day.weekday() >= 5:  # Saturday, Sunday; public holidays are not modelled
-        day += timedelta(days=1)
-    return day
+@dataclass(frozen=True)
+class NotificationPeriod:
+    """One ground for the UWV notification's due date (rules reference s1). A case's
+    notification is due on the earliest date among the grounds that apply to it."""
+
+    name: str
+    due: DueRule  # None: the ground does not apply to the case
+    source: str
+
+
+def _standard_notification(state: CaseState) -> date:
+    return first_working_day_after(state.clock.end_of_week(42))
+
+
+def _safety_net_notification(state: CaseState) -> date | None:
+    """The ledger may know only *that* a safety-net provision applies (s5), so it takes
+    the earliest period among the safety-net groups: the 4th sick day."""
+    return state.clock.sick_day(4) if state.safety_net else None
+
+
+def _pregnancy_six_weeks(state: CaseState) -> date | None:
+    if state.pregnancy is None or state.pregnancy_established_on is None:
+        return None
+    return max(state.clock.end_of_week(6), state.pregnancy_established_on)
+
+
+def _pregnancy_four_days(state: CaseState) -> date | None:
+    """By the 4th sick day; learnt only after it, 4 days counting the day it became clear
+    (the earlier date when in doubt: a reminder too early costs nothing, a late one a fine)."""
+    if state.pregnancy in (None, ev.PregnancyTiming.BEFORE_LEAVE):
+        return None
+    assert state.pregnancy_established_on is not None
+    fourth = state.clock.sick_day(4)
+    known = state.pregnancy_established_on
+    return fourth if known <= fourth else known + timedelta(days=3)
+
+
+def _employment_ends(state: CaseState) -> date | None:
+    """Employment ending before week 42: on the last working day."""
+    ended = _first(state, ev.EmploymentEnded)
+    if ended is None or ended > state.clock.end_of_week(42):
+        return None
+    return last_working_day_on_or_before(ended)
+
+
+STANDARD_NOTIFICATION = NotificationPeriod(
+    "42e-weeksmelding", _standard_notification,
+    "by the first working day after week 42 (uwv.nl, 'Ziek melden bij UWV'; working days "
+    "under the Algemene termijnenwet)",
+)  # fmt: skip
+SAFETY_NET_NOTIFICATION = NotificationPeriod(
+    "vangnet", _safety_net_notification,
+    "safety net (vangnet): the earliest of the groups' periods, the 4th sick day "
+    "(fictitious employment; brightmine.com, 'Ziekmelding bij UWV'), since the ledger may "
+    "not know which provision applies (poortwachter.md s5)",
+)  # fmt: skip
+EMPLOYMENT_ENDS_NOTIFICATION = NotificationPeriod(
+    "einde dienstverband", _employment_ends,
+    "employment ending before week 42: on the last working day (uwv.nl, 'Ziek melden bij "
+    "UWV')",
+)  # fmt: skip
+PREGNANCY_SIX_WEEKS = NotificationPeriod(
+    "zwangerschap", _pregnancy_six_weeks,
+    "sick through pregnancy or childbirth: within 6 weeks of the first sick day (uwv.nl, "
+    "'Ziek voor de verlofperiode')",
+)  # fmt: skip
+PREGNANCY_FOUR_DAYS = NotificationPeriod(
+    "zwangerschap, flexibilisering of na verlof", _pregnancy_four_days,
+    "sick in the flexibilisation period or through pregnancy after the leave: by the 4th "
+    "sick day, or 4 days after it became clear (since 1 January 2012; rendement.nl 2012 and "
+    "2019)",
+)  # fmt: skip
+
+
+def _only_six_weeks(state: CaseState) -> date | None:
+    """Before 2012 every pregnancy-related sickness had the 6 weeks (rendement.nl 2012)."""
+    return _pregnancy_six_weeks(state)
+
+
+NOTIFICATION_PERIODS_2002: tuple[NotificationPeriod, ...] = (
+    STANDARD_NOTIFICATION,
+    SAFETY_NET_NOTIFICATION,
+    EMPLOYMENT_ENDS_NOTIFICATION,
+    NotificationPeriod("zwangerschap", _only_six_weeks, PREGNANCY_SIX_WEEKS.source),
+)
+NOTIFICATION_PERIODS_2012: tuple[NotificationPeriod, ...] = (
+    STANDARD_NOTIFICATION,
+    SAFETY_NET_NOTIFICATION,
+    EMPLOYMENT_ENDS_NOTIFICATION,
+    PREGNANCY_SIX_WEEKS,
+    PREGNANCY_FOUR_DAYS,
+)
+
+
+def notification_period(
+    state: CaseState, periods: Sequence[NotificationPeriod]
+) -> tuple[date, NotificationPeriod]:
+    """The UWV notification's due date and the ground that gives it (the earliest)."""
+    found = [(due, period) for period in periods if (due := period.due(state)) is not None]
+    return min(found, key=lambda pair: pair[0])
+
+
+def _notification_rule(periods: Sequence[NotificationPeriod]) -> DeadlineRule:
+    return DeadlineRule(
+        "uwv_notification",
+        lambda s: notification_period(s, periods)[0],
+        ev.UWVNotified,
+        "poortwachter.md s1: 42e-weeksmelding, first working day after week 42, or a "
+        "shorter period",
+        ground=lambda s: notification_period(s, periods)[1].source,
+    )
 
 
 def _second_track_due(state: CaseState) -> date | None:
@@ -105,10 +218,14 @@ def _wia_due(state: CaseState) -> date:
     return state.clock.end_of_week(93) + timedelta(weeks=state.extension_weeks)
 
 
-POORTWACHTER_2002 = RuleSet(
-    name="poortwachter-2002",
-    effective_from=date(2002, 4, 1),
-    rules=(
+def _report_due(state: CaseState) -> date:
+    """The RIV goes with the WIA application: within 1 day of it, by week 93 at the latest."""
+    applied = _first(state, ev.WIAApplied)
+    return _wia_due(state) if applied is None else applied + timedelta(days=1)
+
+
+def _poortwachter_rules(notification: DeadlineRule) -> tuple[DeadlineRule, ...]:
+    return (
         DeadlineRule(
             "report_to_occupational_physician",
             _week(1),
@@ -135,12 +252,7 @@ POORTWACHTER_2002 = RuleSet(
             "poortwachter.md s1: evaluatie, at least every 6 weeks after the plan",
             recurring_days=42,
         ),
-        DeadlineRule(
-            "uwv_notification",
-            lambda s: _first_working_day_after(s.clock.end_of_week(42)),
-            ev.UWVNotified,
-            "poortwachter.md s1: 42e-weeksmelding, first working day after week 42",
-        ),
+        notification,
         DeadlineRule(
             "first_year_evaluation",
             _week(52),
@@ -162,9 +274,15 @@ POORTWACHTER_2002 = RuleSet(
         DeadlineRule(
             "wia_application",
             _wia_due,
+            ev.WIAApplied,
+            "poortwachter.md s1: WIA-aanvraag by week 93, moved by vrijwillige verlenging (s3)",
+        ),
+        DeadlineRule(
+            "reintegration_report",
+            _report_due,
             ev.ReintegrationReportSubmitted,
-            "poortwachter.md s1: WIA-aanvraag + RIV by week 93, moved by "
-            "vrijwillige verlenging (s3)",
+            "poortwachter.md s1: re-integratieverslag (RIV) within 1 day of the WIA "
+            "application, by week 93",
         ),
         DeadlineRule(
             "end_of_wage_continuation",
@@ -173,10 +291,23 @@ POORTWACHTER_2002 = RuleSet(
             "art. 7:629 lid 1 BW: after week 104, moved by loonsanctie "
             "(art. 25 lid 9 WIA) and verlenging",
         ),
-    ),
+    )
+
+
+POORTWACHTER_2002 = RuleSet(
+    name="poortwachter-2002",
+    effective_from=date(2002, 4, 1),
+    rules=_poortwachter_rules(_notification_rule(NOTIFICATION_PERIODS_2002)),
+)
+# 1 January 2012: sickness in the flexibilisation period or after the leave is notified by
+# the 4th sick day (rendement.nl, "Zwangere werkneemster eerder ziek melden", 2012).
+POORTWACHTER_2012 = RuleSet(
+    name="poortwachter-2012",
+    effective_from=date(2012, 1, 1),
+    rules=_poortwachter_rules(_notification_rule(NOTIFICATION_PERIODS_2012)),
 )
 
-RULE_SETS: tuple[RuleSet, ...] = (POORTWACHTER_2002,)
+RULE_SETS: tuple[RuleSet, ...] = (POORTWACHTER_2002, POORTWACHTER_2012)
 
 
 def rule_set_for(first_sick_day: date, rule_sets: Sequence[RuleSet] = RULE_SETS) -> RuleSet:
@@ -197,23 +328,35 @@ class DeadlineFact:
     cycle: int  # 0, or the n-th round of a recurring deadline
     due_on: date
     done_on: date | None
-    lapsed: bool  # the case closed or recovered on or before the due date
+    file_ended_on: date | None  # the file closed, or recovered with no relapse
     is_task: bool  # False: a date, not something to do (end of wage continuation)
     rule: str
     rule_set: str
 
+    @property
+    def applies(self) -> bool:
+        """A deadline due after the file ended does not apply."""
+        return self.file_ended_on is None or self.file_ended_on > self.due_on
+
     def as_of(self, on: date) -> Deadline:
+        """The status on ``on``: nothing is open or overdue once the file ended; a task it
+        left undone is missed, late by the days from its due date to the end."""
         row = Deadline(
-            self.deadline, self.due_on, DeadlineStatus.OPEN, None, None, self.rule, self.rule_set
-        )
-        if not self.is_task:
-            return replace(row, status=DeadlineStatus.DONE) if on > self.due_on else row
+            self.deadline, self.due_on, DeadlineStatus.OPEN, None, None, self.rule,
+            self.rule_set, self.file_ended_on,
+        )  # fmt: skip
         if self.done_on is not None:
             late = (self.done_on - self.due_on).days
             status = DeadlineStatus.DONE_LATE if late > 0 else DeadlineStatus.DONE
             return replace(row, status=status, done_on=self.done_on, days_late=max(late, 0))
-        if self.lapsed:
+        if not self.applies:
             return replace(row, status=DeadlineStatus.NOT_APPLICABLE)
+        if not self.is_task:  # a date: it passed, or it is still to come
+            passed = self.file_ended_on is not None or on > self.due_on
+            return replace(row, status=DeadlineStatus.DONE) if passed else row
+        if self.file_ended_on is not None:
+            late = (self.file_ended_on - self.due_on).days
+            return replace(row, status=DeadlineStatus.MISSED, days_late=late)
         if on > self.due_on:
             return replace(row, status=DeadlineStatus.OVERDUE, days_late=(on - self.due_on).days)
         return row
@@ -255,20 +398,12 @@ def _facts(rule: DeadlineRule, rule_set: RuleSet, state: CaseState) -> list[Dead
     due = rule.due(state)
     if due is None:
         return []
-    ended = _ended_on(state)
+    ended = state.ended_on
+    source = rule.source if rule.ground is None else f"{rule.source}: {rule.ground(state)}"
 
     def fact(cycle: int, due_on: date, met: date | None) -> DeadlineFact:
-        is_task = rule.met_by is not None
-        lapsed = is_task and met is None and ended is not None and ended <= due_on
         return DeadlineFact(
-            rule.name,
-            cycle,
-            due_on,
-            met,
-            lapsed,
-            rule.met_by is not None,
-            rule.source,
-            rule_set.name,
+            rule.name, cycle, due_on, met, ended, rule.met_by is not None, source, rule_set.name
         )
 
     if rule.met_by is None:
@@ -286,16 +421,7 @@ def _facts(rule: DeadlineRule, rule_set: RuleSet, state: CaseState) -> list[Dead
     return facts
 
 
-def _ended_on(state: CaseState) -> date | None:
-    """A deadline stops applying when the case closed or recovered before it was due."""
-    if state.status is CaseStatus.CLOSED:
-        return state.closed_on
-    if state.status is CaseStatus.RECOVERED:
-        return state.recovered_on
-    return None
-
-
 def next_due(facts: Sequence[DeadlineFact]) -> DeadlineFact | None:
-    """The task the case waits for first: not met, not lapsed, earliest due."""
-    pending = [f for f in facts if f.is_task and f.done_on is None and not f.lapsed]
+    """The task the case waits for first: not met, the file running, earliest due."""
+    pending = [f for f in facts if f.is_task and f.done_on is None and f.file_ended_on is None]
     return min(pending, key=lambda f: (f.due_on, f.deadline), default=None)

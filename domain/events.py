@@ -326,7 +326,41 @@ class SicknessResumed(CaseEvent):
 
 
 class UWVNotified(CaseEvent):
-    """Notification of long-term sickness to UWV - *42e-weeksmelding*."""
+    """Notification of the sickness to UWV - *42e-weeksmelding*, or the earlier
+    *ziekmelding bij UWV* of a safety-net or pregnancy case (rules reference s1)."""
+
+
+class RecoveryReportedToUWV(CaseEvent):
+    """The employer told UWV the employee recovered - *hersteldmelding aan UWV*."""
+
+
+class PregnancyTiming(StrEnum):
+    """When a pregnancy-related sickness began, which fixes how soon UWV must be told
+    (rules reference s1)."""
+
+    BEFORE_LEAVE = "before_leave"
+    FLEXIBILISATION_PERIOD = "flexibilisation_period"  # 6 to 4 weeks before the due date
+    AFTER_LEAVE = "after_leave"
+
+
+class PregnancyRelatedSicknessEstablished(CaseEvent):
+    """The occupational physician established that the sickness is due to pregnancy or
+    childbirth, or falls in the flexibilisation period - *ziek door zwangerschap of
+    bevalling*. It shortens the UWV notification period."""
+
+    timing: PregnancyTiming
+
+
+class PregnancyLeaveStarted(CaseEvent):
+    """Pregnancy and maternity leave began - *zwangerschaps- en bevallingsverlof*. The leave
+    counts neither as sick time nor toward the 28-day gap of samentelling."""
+
+    expected_end_on: date
+
+
+class PregnancyLeaveEnded(CaseEvent):
+    """Pregnancy and maternity leave ended; ``occurred_on`` is the first day after it -
+    *einde bevallingsverlof*."""
 
 
 class FirstYearEvaluationCompleted(CaseEvent):
@@ -369,6 +403,20 @@ class ExpertOpinionIssued(CaseEvent):
     conclusion: ExpertConclusion
 
 
+class WarningSubject(StrEnum):
+    """What a written warning is about: the grounds of art. 7:629 lid 3 and 6 BW."""
+
+    CONTROL_RULES = "control_rules"  # lid 6: opschorting
+    OBSTRUCTION = "obstruction"  # lid 3: stopzetting
+
+
+class WrittenWarningIssued(CaseEvent):
+    """The employer warned the employee in writing before withholding wages -
+    *schriftelijke waarschuwing*."""
+
+    about: WarningSubject
+
+
 class WagePaymentSuspended(CaseEvent):
     """Wages withheld until control rules are followed - *opschorting* (art. 7:629 lid 6 BW)."""
 
@@ -394,7 +442,48 @@ class FinalEvaluationCompleted(CaseEvent):
 
 
 class ReintegrationReportSubmitted(CaseEvent):
-    """WIA application with the re-integration report - *re-integratieverslag (RIV)*."""
+    """The re-integration report was submitted to UWV - *re-integratieverslag (RIV)*.
+
+    Version 2 tells the report from the WIA application (:class:`WIAApplied`): version 1
+    meant both at once, so an old report is upcast with ``with_wia_application``.
+    """
+
+    class_version: ClassVar[int] = 2
+
+    with_wia_application: bool = False
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A version-1 report was "WIA application with the re-integration report"."""
+        state.setdefault("with_wia_application", True)
+
+
+class WIAApplied(CaseEvent):
+    """The employee applied for a WIA benefit, by week 93 - *WIA-aanvraag*."""
+
+
+class WIAApplicationLetterSent(CaseEvent):
+    """UWV's letter inviting the WIA application, about week 88 - *brief WIA-aanvraag*."""
+
+
+class EarlyIVAApplied(CaseEvent):
+    """An early application for the IVA benefit, possible from week 3 to week 68 -
+    *vervroegde IVA-aanvraag*."""
+
+
+class CurrentOpinionIssued(CaseEvent):
+    """The occupational physician's current opinion for the final evaluation and the RIV -
+    *actueel oordeel bedrijfsarts*. No medical detail: the prognosis only."""
+
+    occupational_physician_id: Reference | None = None
+    prognosis: Prognosis | None = None
+
+
+class LabourExpertReportCompleted(CaseEvent):
+    """A labour expert judged the work the employee can do, function by function -
+    *arbeidsdeskundig rapport*."""
+
+    labour_expert_id: Reference | None = None
 
 
 class WageSanctionImposed(CaseEvent):
@@ -408,6 +497,25 @@ class WageSanctionShortened(CaseEvent):
     """UWV shortened the sanction after repair - *bekorting* (art. 25 lid 12-15 WIA)."""
 
     ends_on: date
+
+
+class SanctionShorteningRequested(CaseEvent):
+    """Having repaired every shortcoming, the employer asked UWV to shorten the sanction -
+    *bekortingsverzoek* (art. 25 lid 12-15 WIA)."""
+
+
+class SanctionShorteningDecided(CaseEvent):
+    """UWV decided on the request to shorten the sanction - *beslissing op het
+    bekortingsverzoek*; a positive decision ends the sanction 6 weeks later."""
+
+    granted: bool
+
+
+class LateNotificationFined(CaseEvent):
+    """UWV fined the employer for a late sickness notification - *boete te late
+    ziekmelding*. A fine, never a wage sanction."""
+
+    amount_eur: Annotated[int, Field(ge=1)]
 
 
 class WaitingTimeExtended(CaseEvent):
@@ -518,20 +626,33 @@ CATALOGUE: dict[str, type[CaseEvent]] = {
         RecoveryReported,
         SicknessResumed,
         UWVNotified,
+        RecoveryReportedToUWV,
+        PregnancyRelatedSicknessEstablished,
+        PregnancyLeaveStarted,
+        PregnancyLeaveEnded,
         FirstYearEvaluationCompleted,
         SecondTrackStarted,
         SecondTrackPlacement,
         SecondTrackEnded,
         ExpertOpinionRequested,
         ExpertOpinionIssued,
+        WrittenWarningIssued,
         WagePaymentSuspended,
         WagePaymentSuspensionLifted,
         WagePaymentStopped,
         WagePaymentResumed,
+        EarlyIVAApplied,
+        CurrentOpinionIssued,
+        LabourExpertReportCompleted,
         FinalEvaluationCompleted,
+        WIAApplicationLetterSent,
+        WIAApplied,
         ReintegrationReportSubmitted,
         WageSanctionImposed,
         WageSanctionShortened,
+        SanctionShorteningRequested,
+        SanctionShorteningDecided,
+        LateNotificationFined,
         WaitingTimeExtended,
         WIADecided,
         EmploymentEnded,

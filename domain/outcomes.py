@@ -13,6 +13,7 @@ from datetime import date
 from enum import StrEnum
 
 from domain import events as ev
+from domain.sicktime import shortened_sanction_end
 from domain.state import (
     CaseState,
     CaseStatus,
@@ -152,6 +153,10 @@ def sanctions(timeline: Sequence[ev.CaseEvent], state: CaseState) -> list[Sancti
             )
         elif isinstance(event, ev.WageSanctionShortened) and found:
             found[-1] = replace(found[-1], ends_on=event.ends_on, shortened_on=event.occurred_on)
+        elif isinstance(event, ev.SanctionShorteningDecided) and event.granted and found:
+            last = found[-1]
+            ends_on = shortened_sanction_end(last.ends_on, last.normal_end, event.occurred_on)
+            found[-1] = replace(last, ends_on=ends_on, shortened_on=event.occurred_on)
     return found
 
 
@@ -176,11 +181,18 @@ def sick_spells(timeline: Sequence[ev.CaseEvent]) -> list[Spell]:
             spells.append(Spell(start, on, tuple(segments)))
         start, segments = None, []
 
+    resume_at = 100  # the degree of incapacity to go back to after a pregnancy leave
     for event in timeline:
         if isinstance(event, ev.SicknessReported | ev.SicknessResumed) and start is None:
             start, segments = event.occurred_on, [(event.occurred_on, event.incapacity_percent)]
         elif isinstance(event, ev.WorkPartiallyResumed) and start is not None:
             segments.append((event.occurred_on, event.incapacity_percent))
+        elif isinstance(event, ev.PregnancyLeaveStarted) and start is not None:
+            resume_at = segments[-1][1]  # the leave is no absence (s7): 0 % while it lasts
+            segments.append((event.occurred_on, 0))
+        elif isinstance(event, ev.PregnancyLeaveEnded) and start is not None:
+            if not segments[-1][1]:  # back from the leave, as sick as before it
+                segments.append((event.occurred_on, resume_at))
         elif isinstance(event, ev.RecoveryReported | ev.EmploymentEnded | ev.CaseClosed):
             close(event.occurred_on)
     if start is not None:

@@ -34,6 +34,9 @@ DOCUMENTS: tuple[tuple[str, str, type[ev.CaseEvent], str | None], ...] = (
     ("first_year_evaluation", "eerstejaarsevaluatie", ev.FirstYearEvaluationCompleted,
      "first_year_evaluation"),
     ("final_evaluation", "eindevaluatie", ev.FinalEvaluationCompleted, "final_evaluation"),
+    ("wia_application", "WIA-aanvraag", ev.WIAApplied, "wia_application"),
+    ("reintegration_report", "re-integratieverslag", ev.ReintegrationReportSubmitted,
+     "reintegration_report"),
 )  # fmt: skip
 
 
@@ -41,7 +44,7 @@ def _document(
     name: str, dutch: str, kind: type[ev.CaseEvent], deadline: Deadline | None,
     timeline: Sequence[ev.CaseEvent],
 ) -> DocumentCheck:  # fmt: skip
-    found = [e.occurred_on.isoformat() for e in timeline if isinstance(e, kind)]
+    found = [e.occurred_on.isoformat() for e in timeline if _is_document(e, kind)]
     due = deadline.due_on.isoformat() if deadline else None
     status = deadline.status if deadline else None
     required = (
@@ -58,6 +61,13 @@ def _document(
     else:
         note = "not yet due" if status is DeadlineStatus.OPEN else "not required"
     return DocumentCheck(name, dutch, required, bool(found), found, due, on_time, note)
+
+
+def _is_document(event: ev.CaseEvent, kind: type[ev.CaseEvent]) -> bool:
+    """A version-1 RIV was the WIA application too (``with_wia_application``)."""
+    if kind is ev.WIAApplied and isinstance(event, ev.ReintegrationReportSubmitted):
+        return event.with_wia_application
+    return isinstance(event, kind)
 
 
 def _adjustments(timeline: Sequence[ev.CaseEvent], on: date) -> DocumentCheck:
@@ -80,26 +90,65 @@ def _adjustments(timeline: Sequence[ev.CaseEvent], on: date) -> DocumentCheck:
     )  # fmt: skip
 
 
-def _labour_expert() -> DocumentCheck:
+def _labour_expert(timeline: Sequence[ev.CaseEvent]) -> DocumentCheck:
+    """Required where one was made (art. 6 Regeling procesgang): present when recorded."""
+    found = [e.occurred_on.isoformat() for e in timeline
+             if isinstance(e, ev.LabourExpertReportCompleted)]  # fmt: skip
+    note = f"{len(found)} report(s)" if found else "none made (required only where one was made)"
     return DocumentCheck(
-        "labour_expert_report", "arbeidsdeskundig rapport", False, False, [], None, None,
-        "where one was made; this ledger does not record labour-expert reports",
+        "labour_expert_report", "arbeidsdeskundig rapport", bool(found), bool(found), found,
+        None, None, note,
     )  # fmt: skip
 
 
-def _current_opinion(timeline: Sequence[ev.CaseEvent], on: date) -> DocumentCheck:
-    by_physician = [e for e in timeline if e.actor.role is ev.ActorRole.OCCUPATIONAL_PHYSICIAN]
-    latest = max((e.occurred_on for e in by_physician), default=None)
-    current = latest is not None and latest >= on - timedelta(days=CURRENT_OPINION_DAYS)
+def _current_opinion(
+    timeline: Sequence[ev.CaseEvent], deadlines: dict[str, Deadline], on: date
+) -> DocumentCheck:
+    """The physician's current opinion (*actueel oordeel*) goes with the final evaluation and
+    the RIV: required once either is due or done, and current when at most about three
+    months older than the RIV (or than the day of the review, before there is one)."""
+    reports = [e.occurred_on for e in timeline if isinstance(e, ev.ReintegrationReportSubmitted)]
+    reference = min(reports) if reports else on
+    opinions = [
+        e.occurred_on
+        for e in timeline
+        if isinstance(e, ev.CurrentOpinionIssued) and e.occurred_on <= reference
+    ]
+    latest = max(opinions, default=None)
+    current = latest is not None and latest >= reference - timedelta(days=CURRENT_OPINION_DAYS)
+    due = [deadlines.get(name) for name in ("final_evaluation", "reintegration_report")]
+    required = bool(reports) or any(
+        d is not None and d.status not in (DeadlineStatus.OPEN, DeadlineStatus.NOT_APPLICABLE)
+        for d in due
+    )
     note = (
-        "none recorded" if latest is None
+        "none recorded (CurrentOpinionIssued)" if latest is None
         else "current" if current
-        else f"last opinion {latest}, older than {CURRENT_OPINION_DAYS} days"
+        else f"last opinion {latest}, more than {CURRENT_OPINION_DAYS} days before {reference}"
     )  # fmt: skip
     return DocumentCheck(
-        "current_occupational_physician_opinion", "actueel oordeel bedrijfsarts", True,
-        current, [latest.isoformat()] if latest else [], None, None, note,
+        "current_occupational_physician_opinion", "actueel oordeel bedrijfsarts", required,
+        current, [d.isoformat() for d in opinions], None, None, note,
     )  # fmt: skip
+
+
+WAGE_MEASURES = (ev.WagePaymentSuspended, ev.WagePaymentStopped)
+
+
+def _findings(timeline: Sequence[ev.CaseEvent]) -> list[str]:
+    """What a reviewer should ask about: wages withheld without a written warning first
+    (rules reference s3: by the employer, after a written warning)."""
+    found: list[str] = []
+    warned = False
+    for event in timeline:
+        if isinstance(event, ev.WrittenWarningIssued):
+            warned = True
+        elif isinstance(event, WAGE_MEASURES):
+            if not warned:
+                found.append(f"{event.type} on {event.occurred_on} without a written warning "
+                             "before it (WrittenWarningIssued)")  # fmt: skip
+            warned = False  # each measure needs its own warning
+    return found
 
 
 SECOND_TRACK = (
@@ -119,12 +168,22 @@ RESULT = (
     ev.CaseClosed,
 )
 SANCTIONS = (
+    ev.WrittenWarningIssued,
     ev.WagePaymentSuspended,
     ev.WagePaymentSuspensionLifted,
     ev.WagePaymentStopped,
     ev.WagePaymentResumed,
     ev.WageSanctionImposed,
     ev.WageSanctionShortened,
+    ev.SanctionShorteningRequested,
+    ev.SanctionShorteningDecided,
+    ev.LateNotificationFined,
+)
+UWV_CORRESPONDENCE = (
+    ev.UWVNotified,
+    ev.RecoveryReportedToUWV,
+    ev.EarlyIVAApplied,
+    ev.WIAApplicationLetterSent,
 )
 
 
@@ -156,14 +215,16 @@ def review(
         for name, dutch, kind, deadline in DOCUMENTS
     ]
     documents.insert(2, _adjustments(timeline, on))
-    documents.insert(4, _current_opinion(timeline, on))
-    documents.append(_labour_expert())
+    documents.insert(4, _current_opinion(timeline, deadlines, on))
+    documents.insert(6, _labour_expert(timeline))
     missing = [d.document for d in documents if d.required and not d.present]
     return {
         "on": on.isoformat(),
         "documents_complete": not missing,
         "missing_documents": missing,
         "documents": [asdict(d) for d in documents],
+        "findings": _findings(timeline),
+        "uwv": _facts(timeline, UWV_CORRESPONDENCE),
         "result": _facts(timeline, RESULT),
         "second_track": _facts(timeline, SECOND_TRACK),
         "expert_opinions": _facts(timeline, EXPERT_OPINIONS),

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from domain import events as ev
 from domain.privacy import protected_fields, withheld_fields
 from domain.retention import file_status
-from domain.sicktime import MAX_SANCTION_WEEKS, RELAPSE_WINDOW_DAYS
+from domain.sicktime import DAYS_PER_WEEK, MAX_SANCTION_WEEKS, RELAPSE_WINDOW_DAYS
 from domain.state import CaseState, CaseStatus, SecondTrackStatus, evolve, initial_state
 from domain.timeline import corrected, effective_events
 
@@ -153,6 +153,34 @@ ERASURE_ONLY_BY_COMMAND = _rule(
     "PersonalDataErased is recorded by `ledger erase`, never imported or posted",
 )
 
+SHORTENING_REQUEST_ORDER = _rule(
+    "shortening_request_then_decision",
+    "art. 25 lid 12-15 WIA; poortwachter.md section 3 (bekortingsverzoek)",
+    "a request to shorten needs an imposed sanction and none pending; UWV decides a pending one",
+)
+EARLY_IVA_WEEKS = _rule(
+    "early_iva_in_weeks_3_to_68",
+    "poortwachter.md section 1 (early IVA application)",
+    "an early IVA application is possible from week 3 until week 68 of sickness",
+)
+LATE_NOTIFICATION_FINE = _rule(
+    "late_notification_fine_at_most_455",
+    "poortwachter.md section 1 (late 42-week notification: a fine up to EUR 455; uwv.nl, "
+    "rendement.nl)",
+    "a fine for a late sickness notification is at most EUR 455",
+)
+PREGNANCY_LEAVE_ORDER = _rule(
+    "pregnancy_leave_started_then_ended",
+    "poortwachter.md section 2 (pregnancy leave and samentelling)",
+    "pregnancy leave starts when none is under way, ends only when one is, and is expected to "
+    "end after it starts",
+)
+RECOVERY_REPORT_NEEDS_RECOVERY = _rule(
+    "recovery_report_to_uwv_requires_recovery",
+    "poortwachter.md section 2 (hersteldmelding)",
+    "the recovery is reported to UWV once the employee has recovered",
+)
+
 RULES: tuple[Rule, ...] = (
     NOT_BEFORE_FIRST_SICK_DAY,
     ONE_SICKNESS_REPORT,
@@ -176,7 +204,14 @@ RULES: tuple[Rule, ...] = (
     ERASURE_BLOCKED_BY_HOLD,
     ERASED_ONCE,
     ERASURE_ONLY_BY_COMMAND,
+    SHORTENING_REQUEST_ORDER,
+    EARLY_IVA_WEEKS,
+    LATE_NOTIFICATION_FINE,
+    PREGNANCY_LEAVE_ORDER,
+    RECOVERY_REPORT_NEEDS_RECOVERY,
 )
+MAX_LATE_NOTIFICATION_FINE_EUR = 455  # poortwachter.md s1 (uwv.nl; rendement.nl)
+EARLY_IVA_FIRST_WEEK, EARLY_IVA_LAST_WEEK = 3, 68
 
 
 @dataclass(frozen=True)
@@ -377,10 +412,12 @@ TimelineCheck = Callable[[CaseState, Any], str | None]
 def _relapse(state: CaseState, event: ev.SicknessResumed) -> str | None:
     if state.status is not CaseStatus.RECOVERED or state.recovered_on is None:
         return None  # relapse_requires_recovery reports this
-    gap = (event.occurred_on - state.recovered_on).days
+    gap = state.samentelling_gap_days(event.occurred_on)
     if gap >= RELAPSE_WINDOW_DAYS:
+        leave = (event.occurred_on - state.recovered_on).days - gap
+        besides = f" besides {leave} days of pregnancy leave" if leave else ""
         return (
-            f"sickness resumed {gap} days after recovery on {state.recovered_on}; "
+            f"sickness resumed {gap} days{besides} after recovery on {state.recovered_on}; "
             f"from {RELAPSE_WINDOW_DAYS} days on it is a new case: report a new sickness"
         )
     return None
@@ -409,6 +446,38 @@ def _extension(state: CaseState, event: ev.WaitingTimeExtended) -> str | None:
     total = state.extension_weeks + event.weeks
     if total > MAX_SANCTION_WEEKS:
         return f"extensions would total {total} weeks; at most {MAX_SANCTION_WEEKS}"
+    return None
+
+
+def _shortening_requested(state: CaseState, event: ev.SanctionShorteningRequested) -> str | None:
+    if state.sanction is None:
+        return "no wage sanction has been imposed"
+    if state.shortening_requested_on is not None:
+        return f"a request of {state.shortening_requested_on} awaits UWV's decision"
+    return None
+
+
+def _early_iva(state: CaseState, event: ev.EarlyIVAApplied) -> str | None:
+    week = -(-state.clock.counted_sick_days(event.occurred_on) // DAYS_PER_WEEK)
+    if not EARLY_IVA_FIRST_WEEK <= week <= EARLY_IVA_LAST_WEEK:
+        return (
+            f"occurred_on {event.occurred_on} is in week {week} of sickness; an early IVA "
+            f"application is possible in weeks {EARLY_IVA_FIRST_WEEK}-{EARLY_IVA_LAST_WEEK}"
+        )
+    return None
+
+
+def _fine(state: CaseState, event: ev.LateNotificationFined) -> str | None:
+    if event.amount_eur > MAX_LATE_NOTIFICATION_FINE_EUR:
+        return f"amount_eur {event.amount_eur} is above EUR {MAX_LATE_NOTIFICATION_FINE_EUR}"
+    return None
+
+
+def _leave_started(state: CaseState, event: ev.PregnancyLeaveStarted) -> str | None:
+    if state.on_leave_since is not None:
+        return f"a pregnancy leave is under way since {state.on_leave_since}"
+    if event.expected_end_on <= event.occurred_on:
+        return f"expected_end_on {event.expected_end_on} is not after the start"
     return None
 
 
@@ -449,6 +518,32 @@ TIMELINE_CHECKS: dict[type[ev.CaseEvent], tuple[Rule, TimelineCheck, str]] = {
     ev.WorkPartiallyResumed: (
         PARTIAL_NEEDS_SICKNESS,
         _when(lambda s: s.status not in _sick, "the employee is not sick on this date"),
+        "type",
+    ),
+    ev.SanctionShorteningRequested: (SHORTENING_REQUEST_ORDER, _shortening_requested, "type"),
+    ev.SanctionShorteningDecided: (
+        SHORTENING_REQUEST_ORDER,
+        _when(
+            lambda s: s.shortening_requested_on is None,
+            "no request to shorten the sanction awaits a decision "
+            "(record SanctionShorteningRequested)",
+        ),
+        "type",
+    ),
+    ev.EarlyIVAApplied: (EARLY_IVA_WEEKS, _early_iva, "occurred_on"),
+    ev.LateNotificationFined: (LATE_NOTIFICATION_FINE, _fine, "data.amount_eur"),
+    ev.PregnancyLeaveStarted: (PREGNANCY_LEAVE_ORDER, _leave_started, "data.expected_end_on"),
+    ev.PregnancyLeaveEnded: (
+        PREGNANCY_LEAVE_ORDER,
+        _when(lambda s: s.on_leave_since is None, "no pregnancy leave is under way"),
+        "type",
+    ),
+    ev.RecoveryReportedToUWV: (
+        RECOVERY_REPORT_NEEDS_RECOVERY,
+        _when(
+            lambda s: s.status is not CaseStatus.RECOVERED,
+            "the employee has not recovered on this date (record RecoveryReported first)",
+        ),
         "type",
     ),
 }

@@ -16,6 +16,7 @@ DAYS_PER_WEEK = 7
 WAITING_TIME_WEEKS = 104  # art. 7:629 lid 1 BW
 MAX_SANCTION_WEEKS = 52  # art. 25 lid 9 WIA
 RELAPSE_WINDOW_DAYS = 28  # art. 7:629 lid 10 BW: "minder dan vier weken"
+SHORTENED_SANCTION_WEEKS = 6  # art. 25 lid 12-15 WIA: the sanction ends 6 weeks after a yes
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,44 @@ class Gap:
         return (self.resumed_on - self.recovered_on).days
 
 
+def merged(gaps: Sequence[Gap]) -> tuple[Gap, ...]:
+    """Gaps in date order with overlapping ones joined (a pregnancy leave can overlap a
+    recovery), so that no day is skipped twice."""
+    joined: list[Gap] = []
+    for gap in sorted(gaps, key=lambda g: g.recovered_on):
+        if gap.days <= 0:
+            continue
+        if joined and gap.recovered_on <= joined[-1].resumed_on:
+            last = joined[-1]
+            joined[-1] = Gap(last.recovered_on, max(last.resumed_on, gap.resumed_on))
+        else:
+            joined.append(gap)
+    return tuple(joined)
+
+
+def days_within(gaps: Sequence[Gap], start: date, end: date) -> int:
+    """How many days of ``gaps`` fall in ``[start, end)``."""
+    return sum(
+        max((min(end, gap.resumed_on) - max(start, gap.recovered_on)).days, 0)
+        for gap in merged(gaps)
+    )
+
+
 @dataclass(frozen=True)
 class SickClock:
-    """Maps sick-time weeks of one case onto calendar dates."""
+    """Maps sick-time weeks of one case onto calendar dates; ``gaps`` are the days that do
+    not count (recoveries that samentelling bridges, pregnancy leave)."""
 
     first_sick_day: date
     gaps: Sequence[Gap] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "gaps", merged(self.gaps))
+
     def sick_day(self, n: int) -> date:
         """The calendar date of sick day ``n`` (day 1 is the first sick day)."""
         day = self.first_sick_day + timedelta(days=n - 1)
-        for gap in sorted(self.gaps, key=lambda g: g.recovered_on):
+        for gap in self.gaps:
             if gap.recovered_on <= day:
                 day += timedelta(days=gap.days)
         return day
@@ -72,3 +100,10 @@ def sick_days_later(counted: int, counted_on: date, on: date, *, still_sick: boo
     """Sick days counted by ``on``, from those counted by an earlier day when nothing
     happened in between: they keep counting only while the employee is still sick."""
     return counted + max((on - counted_on).days, 0) if still_sick else counted
+
+
+def shortened_sanction_end(current_end: date, normal_end: date, decided_on: date) -> date:
+    """Where a sanction ends after a positive decision on the request to shorten it: 6 weeks
+    after the decision, never later than it ended already, never before the normal end of
+    wage continuation (art. 25 lid 12-15 WIA; rules reference s3)."""
+    return max(normal_end, min(current_end, decided_on + timedelta(weeks=SHORTENED_SANCTION_WEEKS)))

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain import events as ev
-from domain.sicktime import Gap, SickClock
+from domain.sicktime import DAYS_PER_WEEK, Gap, SickClock, days_within, shortened_sanction_end
 
 
 class CaseStatus(StrEnum):
@@ -53,6 +53,7 @@ class CasePhase(StrEnum):
 
 # Later steps first: the first one found in the milestones is the phase.
 _PHASE_STEPS: tuple[tuple[CasePhase, type[ev.CaseEvent]], ...] = (
+    (CasePhase.WIA_APPLICATION, ev.WIAApplied),
     (CasePhase.WIA_APPLICATION, ev.ReintegrationReportSubmitted),
     (CasePhase.FINAL_EVALUATION, ev.FinalEvaluationCompleted),
     (CasePhase.SECOND_TRACK, ev.SecondTrackStarted),
@@ -100,12 +101,54 @@ class CaseState:
     last_event_on: date | None = None
     event_count: int = 0
     subject_id: UUID | None = None  # the ledger's pseudonym of the employee
+    safety_net: bool = False  # that a safety-net provision applies, never which (s5)
+    pregnancy: ev.PregnancyTiming | None = None
+    pregnancy_established_on: date | None = None
+    on_leave_since: date | None = None  # pregnancy and maternity leave under way
+    leave_expected_end: date | None = None
+    leaves: tuple[Gap, ...] = ()  # completed pregnancy leaves (they do not count, s2)
+    shortening_requested_on: date | None = None  # a bekortingsverzoek awaiting UWV
     # The business dates of each kind of fact, for deadlines and reviews.
     milestones: dict[str, tuple[date, ...]] = field(default_factory=dict)
 
     @property
     def clock(self) -> SickClock:
-        return SickClock(self.first_sick_day, self.gaps)
+        return SickClock(self.first_sick_day, (*self.gaps, *self.leave_gaps))
+
+    @property
+    def leave_gaps(self) -> tuple[Gap, ...]:
+        """Pregnancy leaves, the one under way until its expected end."""
+        if self.on_leave_since is None or self.leave_expected_end is None:
+            return self.leaves
+        return (*self.leaves, Gap(self.on_leave_since, self.leave_expected_end))
+
+    @property
+    def ended_on(self) -> date | None:
+        """The day the file ended: recovered with no relapse (yet), or closed while sick."""
+        if self.status is CaseStatus.OPEN:
+            return None
+        return self.recovered_on or self.closed_on
+
+    def samentelling_gap_days(self, sick_on: date) -> int:
+        """Days since the recovery that count toward the 28-day gap of samentelling:
+        pregnancy leave does not (art. 7:629 lid 10 BW; rules reference s2)."""
+        if self.recovered_on is None:
+            return 0
+        gap = (sick_on - self.recovered_on).days
+        return gap - days_within(self.leave_gaps, self.recovered_on, sick_on)
+
+    @property
+    def wage_continuation_weeks(self) -> int:
+        """The weeks of sick time up to the end of wage continuation (104, more after an
+        extension or a sanction)."""
+        counted = self.clock.counted_sick_days(self.end_of_wage_continuation)
+        return -(-counted // DAYS_PER_WEEK)
+
+    def sick_week(self, on: date) -> int:
+        """The week of sickness the file stands in on ``on`` (or stood in when it ended),
+        never beyond the end of wage continuation."""
+        counted = self.counted_sick_days(on)
+        return min(max(-(-counted // DAYS_PER_WEEK), 1), self.wage_continuation_weeks)
 
     @property
     def end_of_waiting_time(self) -> date:
@@ -145,6 +188,8 @@ class CaseState:
             else self.employee_id.model_dump(),
             "employer_id": self.employer_id,
             "sector": self.sector,
+            "safety_net": self.safety_net,
+            "on_pregnancy_leave": self.on_leave_since is not None,
             "status": self.status.value,
             "phase": self.phase.value,
             "first_sick_day": self.first_sick_day.isoformat(),
@@ -200,6 +245,37 @@ def _sanction_shortened(state: CaseState, event: ev.WageSanctionShortened) -> di
     return {"sanction": replace(state.sanction, ends_on=event.ends_on)}
 
 
+def _shortening_decided(state: CaseState, event: ev.SanctionShorteningDecided) -> dict[str, Any]:
+    changes: dict[str, Any] = {"shortening_requested_on": None}
+    if event.granted and state.sanction is not None:
+        ends_on = shortened_sanction_end(
+            state.sanction.ends_on, state.end_of_waiting_time, event.occurred_on
+        )
+        changes["sanction"] = replace(state.sanction, ends_on=ends_on)
+    return changes
+
+
+def _leave_ended(state: CaseState, event: ev.PregnancyLeaveEnded) -> dict[str, Any]:
+    if state.on_leave_since is None:
+        return {}
+    return {
+        "leaves": (*state.leaves, Gap(state.on_leave_since, event.occurred_on)),
+        "on_leave_since": None,
+        "leave_expected_end": None,
+    }
+
+
+def _closed(state: CaseState, event: ev.CaseClosed) -> dict[str, Any]:
+    changes: dict[str, Any] = {
+        "status": CaseStatus.CLOSED,
+        "closed_on": event.occurred_on,
+        "outcome": event.outcome,
+    }
+    if state.second_track is SecondTrackStatus.RUNNING:  # the closing ends the trajectory
+        changes["second_track"] = SecondTrackStatus.ENDED
+    return changes
+
+
 TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
     ev.PlanOfApproachAgreed: lambda s, e: {
         "goal": e.goal,
@@ -230,17 +306,30 @@ TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
     ev.WagePaymentResumed: lambda s, e: {"wage_payment": WagePayment.PAID},
     ev.WageSanctionImposed: lambda s, e: {"sanction": Sanction(e.kind, e.occurred_on, e.ends_on)},
     ev.WageSanctionShortened: _sanction_shortened,
+    ev.SanctionShorteningRequested: lambda s, e: {"shortening_requested_on": e.occurred_on},
+    ev.SanctionShorteningDecided: _shortening_decided,
+    ev.PregnancyRelatedSicknessEstablished: lambda s, e: {
+        "pregnancy": e.timing,
+        "pregnancy_established_on": e.occurred_on,
+    },
+    ev.PregnancyLeaveStarted: lambda s, e: {
+        "on_leave_since": e.occurred_on,
+        "leave_expected_end": e.expected_end_on,
+    },
+    ev.PregnancyLeaveEnded: _leave_ended,
     ev.WaitingTimeExtended: lambda s, e: {"extension_weeks": s.extension_weeks + e.weeks},
     ev.FirstYearEvaluationCompleted: lambda s, e: {
         "second_track_needed_on": e.occurred_on if e.second_track_needed else None
     },
     ev.WIADecided: lambda s, e: {"wia_outcome": e.outcome},
     ev.EmploymentEnded: lambda s, e: {"employment_ended": e.reason},
-    ev.CaseClosed: lambda s, e: {
-        "status": CaseStatus.CLOSED,
-        "closed_on": e.occurred_on,
-        "outcome": e.outcome,
-    },
+    ev.CaseClosed: _closed,
+}
+# Facts one event also establishes: a version-1 RIV was the WIA application with its report.
+IMPLIED_MILESTONES: dict[type[ev.CaseEvent], Callable[[Any], tuple[str, ...]]] = {
+    ev.ReintegrationReportSubmitted: lambda e: (
+        (ev.WIAApplied.__name__,) if e.with_wia_application else ()
+    ),
 }
 
 
@@ -253,6 +342,7 @@ def initial_state(report: ev.SicknessReported) -> CaseState:
         sector=report.sector,
         first_sick_day=report.first_sick_day,
         incapacity_percent=report.incapacity_percent,
+        safety_net=report.safety_net,
     )
 
 
@@ -261,7 +351,9 @@ def evolve(state: CaseState, event: ev.CaseEvent) -> CaseState:
     transition = TRANSITIONS.get(type(event))
     changes = transition(state, event) if transition is not None else {}
     milestones = dict(state.milestones)
-    milestones[event.type] = (*milestones.get(event.type, ()), event.occurred_on)
+    implied = IMPLIED_MILESTONES.get(type(event))
+    for name in (event.type, *(implied(event) if implied is not None else ())):
+        milestones[name] = (*milestones.get(name, ()), event.occurred_on)
     return replace(
         state,
         **changes,

@@ -52,8 +52,9 @@ CASE_STATE = Table(
     indexes=(("employer_id", "status"), ("case_manager_id", "status"), ("subject_id",)),
     # v2: the employee, to find an employee's last case (relapse within 28 days);
     # v3: the employee as its subject pseudonym, never in plain text (issue 9), and what
-    # retention needs (when re-integration ended, legal hold, erasure)
-    version=3,
+    # retention needs (when re-integration ended, legal hold, erasure); v4: the safety-net
+    # and pregnancy-leave flags, and no next deadline once the file ended (issue 17)
+    version=4,
 )
 
 

@@ -29,7 +29,7 @@ DEADLINE = Table(
         ("cycle", "integer"),
         ("due_on", "text"),
         ("done_on", "text"),
-        ("lapsed", "integer"),
+        ("file_ended_on", "text"),
         ("is_task", "integer"),
         ("rule", "text"),
         ("rule_set", "text"),
@@ -46,6 +46,7 @@ DEADLINE = Table(
         ("employer_id", "last_event_on"),
         ("case_manager_id", "last_event_on"),
     ),
+    version=2,  # v2: when the file ended (missed deadlines, running files) replaces lapsed
 )
 
 
@@ -62,8 +63,8 @@ class DeadlineProjection(CaseProjection):
                 "deadline": fact.deadline,
                 "cycle": fact.cycle,
                 "due_on": fact.due_on.isoformat(),
-                "done_on": fact.done_on.isoformat() if fact.done_on else None,
-                "lapsed": int(fact.lapsed),
+                "done_on": _iso(fact.done_on),
+                "file_ended_on": _iso(fact.file_ended_on),
                 "is_task": int(fact.is_task),
                 "rule": fact.rule,
                 "rule_set": fact.rule_set,
@@ -75,6 +76,10 @@ class DeadlineProjection(CaseProjection):
         ]
         (table,) = self.tables
         return [Replace(table, {"case_id": str(case.id)}, rows)]
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 @dataclass(frozen=True)
@@ -98,9 +103,12 @@ class DeadlineQuery:
     due_before: date | None = None
     became_overdue: bool = False  # overdue on ``on``, not yet the day before
     limit: int | None = None  # the first ``limit`` by due date (a page of a long list)
+    history: bool = False  # ended files too; by default the work of running files only
 
     def matches(self, row: CaseDeadline) -> bool:
         deadline = row.deadline
+        if not self.history and deadline.file_ended_on is not None:
+            return False
         if self.due_before is not None and deadline.due_on >= self.due_before:
             return False
         if self.status is not None and deadline.status is not self.status:
@@ -116,11 +124,13 @@ Replay = Callable[[UUID, date], list[Deadline]]
 
 # A pre-filter the indexes can serve; ``DeadlineQuery.matches`` has the last word.
 # ``{on}`` is the day asked about.
+_RUNNING = "file_ended_on IS NULL"
 _STATUS_FILTERS = {
-    DeadlineStatus.OVERDUE: "is_task = 1 AND done_on IS NULL AND lapsed = 0 AND due_on < {on}",
-    DeadlineStatus.OPEN: "done_on IS NULL AND lapsed = 0 AND due_on >= {on}",
-    DeadlineStatus.NOT_APPLICABLE: "lapsed = 1",
-    DeadlineStatus.DONE: "(done_on IS NOT NULL OR (is_task = 0 AND due_on < {on}))",
+    DeadlineStatus.OVERDUE: f"is_task = 1 AND done_on IS NULL AND {_RUNNING} AND due_on < {{on}}",
+    DeadlineStatus.OPEN: f"done_on IS NULL AND {_RUNNING} AND due_on >= {{on}}",
+    DeadlineStatus.MISSED: "is_task = 1 AND done_on IS NULL AND file_ended_on > due_on",
+    DeadlineStatus.NOT_APPLICABLE: "done_on IS NULL AND file_ended_on <= due_on",
+    DeadlineStatus.DONE: "(done_on IS NOT NULL OR is_task = 0)",
     DeadlineStatus.DONE_LATE: "done_on > due_on",
 }
 
@@ -135,6 +145,8 @@ def find_deadlines(
     """
     scope, params = _scope(query)
     conditions, values = [*scope, "last_event_on <= ?"], [*params, query.on.isoformat()]
+    if not query.history:
+        conditions.append(_RUNNING)
     if query.due_before is not None:
         conditions.append("due_on < ?")
         values.append(query.due_before.isoformat())
@@ -209,7 +221,7 @@ def fact_from_row(row: Row) -> DeadlineFact:
         cycle=row["cycle"],
         due_on=date.fromisoformat(row["due_on"]),
         done_on=date.fromisoformat(row["done_on"]) if row["done_on"] else None,
-        lapsed=bool(row["lapsed"]),
+        file_ended_on=date.fromisoformat(row["file_ended_on"]) if row["file_ended_on"] else None,
         is_task=bool(row["is_task"]),
         rule=row["rule"],
         rule_set=row["rule_set"],

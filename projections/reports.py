@@ -10,7 +10,7 @@ import json
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -36,7 +36,12 @@ from domain.outcomes import (
 from infra.readmodel import ReadModelStore, Row
 from projections.deadlines import fact_from_row
 
-COUNTED = (DeadlineStatus.DONE, DeadlineStatus.DONE_LATE, DeadlineStatus.OVERDUE)
+COUNTED = (
+    DeadlineStatus.DONE,
+    DeadlineStatus.DONE_LATE,
+    DeadlineStatus.OVERDUE,
+    DeadlineStatus.MISSED,
+)
 GROUPINGS = {
     "band": "start_band",
     "provider": "provider_id",
@@ -171,16 +176,21 @@ def _weeks(row: Row, on: date) -> float:
 def deadline_report(
     store: ReadModelStore, on: date, suppress_below: int | None = None
 ) -> list[dict[str, Any]]:
-    """Per deadline: how many fell due by ``on``, the share met on time, median days late."""
+    """Per deadline: how many fell due by ``on``, the share met on time, median days late.
+    A deadline an ended file missed counts once, late by the days up to the file's end."""
     rows = store.query(
-        "SELECT * FROM {deadline} WHERE is_task = 1 AND lapsed = 0 AND due_on < ?",
+        "SELECT * FROM {deadline} WHERE is_task = 1 AND due_on < ? "
+        "AND (file_ended_on IS NULL OR file_ended_on > due_on)",
         [on.isoformat()],
     )
     kinds: dict[str, list[int]] = {}
     for row in rows:
-        deadline = fact_from_row(row).as_of(on)
-        if deadline.done_on is not None and deadline.done_on > on:
-            deadline = fact_from_row({**row, "done_on": None}).as_of(on)
+        fact = fact_from_row(row)
+        if fact.done_on is not None and fact.done_on > on:  # not yet done on the day asked
+            fact = replace(fact, done_on=None)
+        if fact.file_ended_on is not None and fact.file_ended_on > on:  # still running then
+            fact = replace(fact, file_ended_on=None)
+        deadline = fact.as_of(on)
         if deadline.status in COUNTED:
             kinds.setdefault(deadline.deadline, []).append(deadline.days_late or 0)
     report: list[dict[str, Any]] = []

@@ -197,6 +197,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--limit", type=_positive, metavar="N", help="only the first N by due date (a page)"
     )
+    p.add_argument(
+        "--history",
+        action="store_true",
+        help="ended files too (closed, or recovered): their deadlines are done, missed or "
+        "not applicable; by default a list holds the work of running files only",
+    )
     p.add_argument("--no-refresh", action="store_true", help="read the view as it is")
     p.add_argument("--json", action="store_true", help="print JSON rows")
 

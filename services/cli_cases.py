@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -192,11 +193,13 @@ def _query(args: argparse.Namespace, on: date) -> DeadlineQuery:
         due_before=args.due_before,
         became_overdue=args.overdue_since_yesterday,
         limit=args.limit,
+        history=getattr(args, "history", False),
     )
 
 
 def _case_filter(args: argparse.Namespace, on: date, row: Deadline) -> bool:
-    return _query(args, on).matches(CaseDeadline(UUID(int=0), row))
+    """One case asked for by id: all of its deadlines, whether or not the file ended."""
+    return replace(_query(args, on), history=True).matches(CaseDeadline(UUID(int=0), row))
 
 
 def _from_view(

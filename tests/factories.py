@@ -9,7 +9,10 @@ from typing import Any
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
+from domain.case import Case, record_fact
 from domain.events import CATALOGUE
+from domain.interchange import event_fields, parse_line
+from domain.rules import RuleViolation
 from domain.sicktime import Gap, SickClock
 
 UTC = ZoneInfo("UTC")
@@ -49,6 +52,21 @@ def report(case_id: UUID | str, first_sick_day: date, **extra: Any) -> dict[str,
     )
 
 
+def build_case(items: list[dict[str, Any]], *, strict: bool = True) -> Case:
+    """A case from interchange lines recorded in order, as an import checks them; with
+    ``strict=False`` a line a rule refuses is left out (generated files)."""
+    case: Case | None = None
+    for item in items:
+        parsed = parse_line(json.dumps(item))
+        try:
+            case = record_fact(case, parsed.case_id, CATALOGUE[parsed.type], **event_fields(parsed))
+        except RuleViolation:
+            if strict:
+                raise
+    assert case is not None
+    return case
+
+
 def jsonl(lines: list[dict[str, Any]]) -> str:
     return "".join(json.dumps(item) + "\n" for item in lines)
 
@@ -75,18 +93,24 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
     evaluation = line(
         cid, "PlanEvaluated", at(87), actor=manager, adjustment="goal", goal="adapted_own_work"
     )
-    clock = SickClock(d, (Gap(at(120), at(130)),))
+    # a relapse bridged by samentelling, and a pregnancy leave: neither counts as sick time
+    clock = SickClock(d, (Gap(at(120), at(130)), Gap(at(250), at(362))))
     normal_end = clock.end_of_waiting_time(extension_weeks=4)
     return [
         report(cid, d, sector="care", expected_duration_weeks=12),
         line(cid, "ReportedToOccupationalPhysician", at(2), occupational_physician_id="op-1"),
+        line(cid, "PregnancyRelatedSicknessEstablished", at(9), actor=physician,
+             timing="before_leave"),
         line(cid, "CaseManagerAppointed", at(3), case_manager_id="cm-1"),
         analysis,
         line(cid, "PlanOfApproachAgreed", at(45), goal="own_work", case_manager_id="cm-1"),
         evaluation,
+        line(cid, "EarlyIVAApplied", at(60)),
         line(cid, "WorkPartiallyResumed", at(100), incapacity_percent=50),
         line(cid, "RecoveryReported", at(120)),
+        line(cid, "RecoveryReportedToUWV", at(121)),
         line(cid, "SicknessResumed", at(130), incapacity_percent=80),
+        line(cid, "WrittenWarningIssued", at(135), about="control_rules"),
         line(cid, "WagePaymentSuspended", at(140), reason="missed two control appointments"),
         line(cid, "WagePaymentSuspensionLifted", at(150)),
         line(cid, "WagePaymentStopped", at(160), reason="refuses_plan_cooperation"),
@@ -106,7 +130,10 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
             question="suitable_work",
             conclusion="requester_upheld",
         ),
+        line(cid, "PregnancyLeaveStarted", at(250), expected_end_on=at(362)),
+        line(cid, "PregnancyLeaveEnded", at(362)),
         line(cid, "UWVNotified", clock.end_of_week(42)),
+        line(cid, "LateNotificationFined", clock.end_of_week(44), actor=uwv, amount_eur=300),
         line(
             cid,
             "FirstYearEvaluationCompleted",
@@ -124,7 +151,12 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
             provider_id="prov-alfa",
         ),
         line(cid, "SecondTrackEnded", clock.end_of_week(71), reason="no_prospect"),
+        line(cid, "LabourExpertReportCompleted", clock.end_of_week(75), labour_expert_id="ad-1"),
+        line(cid, "WIAApplicationLetterSent", clock.end_of_week(88), actor=uwv),
+        line(cid, "CurrentOpinionIssued", clock.end_of_week(89), actor=physician,
+             prognosis="partial_return"),
         line(cid, "FinalEvaluationCompleted", clock.end_of_week(90), actor=manager),
+        line(cid, "WIAApplied", clock.end_of_week(92)),
         line(cid, "ReintegrationReportSubmitted", clock.end_of_week(92)),
         line(cid, "WaitingTimeExtended", clock.end_of_week(93), weeks=4),
         line(
@@ -142,6 +174,8 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
             actor=uwv,
             ends_on=normal_end + timedelta(weeks=10),
         ),
+        line(cid, "SanctionShorteningRequested", clock.end_of_week(99)),
+        line(cid, "SanctionShorteningDecided", clock.end_of_week(100), actor=uwv, granted=False),
         line(cid, "WIADecided", clock.end_of_week(100), actor=uwv, outcome="wga"),
         line(cid, "MedicalNoteRecorded", at(36), actor=physician, note=MEDICAL_NOTE),
         line(cid, "LegalHoldPlaced", at(210), actor=admin, reason="objection 2024-117 pending"),

@@ -37,6 +37,7 @@ PHYSICIAN = ("occupational_physician", "op-1", None)
 REVIEWER = ("uwv_reviewer", "uwv-1", None)
 ANALYST = ("analyst", "an-1", None)
 ADMINISTRATOR = ("admin", "root", None)
+UWV = ("uwv", "uwv-decisions", None)
 
 
 def _event(type_: str, on: str = "2026-09-25", **data: Any) -> dict[str, Any]:
@@ -84,7 +85,17 @@ MATRIX: list[tuple[tuple[str, str, list[str] | None], str, str, Any, int, str]] 
     (ANALYST, "GET", "/deadlines?employer=ER-A", None, 403, "statistics only"),
     (ANALYST, "GET", "/export", None, 403, "UWV reviewers and admins"),
     (ANALYST, "POST", "/cases/{a}/events", _event("UWVNotified"), 403, "may not record UWVNotified"),
-    (ADMINISTRATOR, "POST", "/cases/{b}/events", _event("WageSanctionImposed", "2026-11-20", kind="substantive", ends_on="2028-11-01"), 201, ""),
+    # issue 17: UWV's decisions are recorded in the uwv role, not by an administrator
+    (ADMINISTRATOR, "POST", "/cases/{b}/events", _event("WageSanctionImposed", "2026-11-20", kind="substantive", ends_on="2028-11-01"), 403, "may not record WageSanctionImposed"),
+    (UWV, "POST", "/cases/{b}/events", _event("WageSanctionImposed", "2026-11-20", kind="substantive", ends_on="2028-11-01"), 201, ""),
+    (UWV, "POST", "/cases/{b}/events", _event("LateNotificationFined", "2026-11-20", amount_eur=455), 201, ""),
+    (UWV, "POST", "/cases/{b}/events", _event("PlanOfApproachAgreed", goal="own_work"), 403, "may not record PlanOfApproachAgreed"),
+    (EMPLOYER_A, "POST", "/cases/{a}/events", _event("LateNotificationFined", amount_eur=100), 403, "may not record LateNotificationFined"),
+    (EMPLOYER_A, "POST", "/cases/{a}/events", _event("PregnancyRelatedSicknessEstablished", timing="before_leave"), 403, "may not record PregnancyRelatedSicknessEstablished"),
+    (ADMINISTRATOR, "POST", "/cases/{a}/events", _event("PregnancyRelatedSicknessEstablished", timing="before_leave"), 403, "may not record PregnancyRelatedSicknessEstablished"),
+    (PHYSICIAN, "POST", "/cases/{a}/events", _event("CurrentOpinionIssued", prognosis="unclear"), 201, ""),
+    (MANAGER_A, "POST", "/cases/{a}/events", _event("LabourExpertReportCompleted"), 201, ""),
+    (MANAGER_A, "POST", "/cases/{a}/events", _event("CurrentOpinionIssued"), 403, "may not record CurrentOpinionIssued"),
     (ADMINISTRATOR, "GET", "/cases/{b}/access-log", None, 200, ""),
 ]  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -15,7 +16,7 @@ from domain.interchange import event_fields, json_schema, parse_line
 from domain.sicktime import Gap, SickClock
 from domain.state import CaseStatus
 from services.simulate import simulate
-from tests.factories import jsonl, line, report
+from tests.factories import build_case, jsonl, line, report
 
 D = date(2025, 3, 3)
 
@@ -41,13 +42,8 @@ def test_sanction_limit_is_52_weeks_after_the_extended_end() -> None:
     assert clock.latest_sanction_end(4) == D + timedelta(days=727 + 28 + 364)
 
 
-def _case(lines: list[dict[str, object]]) -> Case:
-    case: Case | None = None
-    for item in lines:
-        parsed = parse_line(json.dumps(item))
-        case = record_fact(case, parsed.case_id, CATALOGUE[parsed.type], **event_fields(parsed))
-    assert case is not None
-    return case
+def _case(lines: list[dict[str, Any]]) -> Case:
+    return build_case(lines)
 
 
 def _at(day: date, hour: int = 12) -> datetime:

@@ -121,7 +121,7 @@ def test_import_reads_standard_input(
 
 
 def test_large_imports_report_progress_in_batches(database_url: str) -> None:
-    lines = [item for _ in range(40) for item in every_event_type()]
+    lines = [item for _ in range(30) for item in every_event_type()]  # 1,001 to 1,500 lines
     stages: list[tuple[str, int, int]] = []
     with Ledger(database_url) as ledger:
         summary = import_lines(
@@ -181,7 +181,11 @@ def test_deadlines_of_an_imported_case_as_json(
         "2024-02-10",
         "2024-02-18",
     )
-    assert rows["uwv_notification"]["status"] == "open"
+    assert rows["first_year_evaluation"]["status"] == "open"
+    # s1: sick through pregnancy (the physician's finding on day 10): within 6 weeks
+    notification = rows["uwv_notification"]
+    assert (notification["due_on"], notification["status"]) == ("2024-02-18", "overdue")
+    assert "within 6 weeks" in notification["rule"]
     assert {
         "case_id",
         "deadline",

@@ -224,7 +224,7 @@ def test_a_new_table_version_is_built_from_zero_beside_the_old_one(
 
     current = CaseStateProjection()
     assert current.tracking_name != old.tracking_name
-    assert CASE_STATE.physical == "case_state_v3"
+    assert CASE_STATE.physical == "case_state_v4"
     store.create_tables(current.tables)
     store.write("INSERT INTO {case_state} (case_id, version) VALUES (?, ?)", ["left-over", 1])
     ProjectionRunner(ledger, store, [current]).run()

@@ -47,6 +47,8 @@ def _case(case_id: str, *, first_year_evaluation: bool) -> list[dict[str, Any]]:
             actor=PHYSICIAN,
             incapacity_percent=50,
         ),
+        # s4: the final evaluation comes with the physician's current opinion (issue 17)
+        line(case_id, "CurrentOpinionIssued", CLOCK.end_of_week(89), actor=PHYSICIAN),
         line(case_id, "FinalEvaluationCompleted", CLOCK.end_of_week(90)),
     ]
     return lines

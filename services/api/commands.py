@@ -288,6 +288,8 @@ def append_event(
         "recorded_at": body.recorded_at,
         "data": body.data,
     }
+    if event_class.class_version > 1:  # the API speaks the current shape; files may be older
+        fields["class_version"] = event_class.class_version
     line = _line(fields)
     expected = _expected_version(if_match)
     try:

@@ -108,6 +108,10 @@ class CaseState(BaseModel):
     )
     employer_id: str
     sector: str | None
+    safety_net: bool = Field(
+        description="a safety-net provision (vangnet) applies; never which (poortwachter.md s5)"
+    )
+    on_pregnancy_leave: bool = Field(description="pregnancy and maternity leave under way")
     status: str = Field(examples=["open"])
     phase: str = Field(examples=["plan_of_approach"])
     first_sick_day: date
@@ -193,18 +197,23 @@ class DeadlineRow(BaseModel):
             "done_on": None,
             "days_late": 5,
             "rule": "poortwachter.md s1: probleemanalyse, week 6 (Regeling procesgang)",
-            "rule_set": "poortwachter-2002",
+            "rule_set": "poortwachter-2012",
+            "file_ended_on": None,
         }
     )
 
     case_id: UUID
     deadline: str
     due_on: date
-    status: str
+    status: str = Field(description="open, overdue, done, done_late, missed (not met when "
+                        "the file ended) or not_applicable")  # fmt: skip
     done_on: date | None
-    days_late: int | None
+    days_late: int | None = Field(description="for missed deadlines, frozen at the file's end")
     rule: str
     rule_set: str
+    file_ended_on: date | None = Field(
+        None, description="the day the file closed or recovered; null while it runs"
+    )
 
 
 class AccessRecord(BaseModel):

@@ -43,10 +43,11 @@ DEADLINE_TERMS = {
     "first_year_evaluation": "eerstejaarsevaluatie",
     "second_track_start": "start 2e spoor",
     "final_evaluation": "eindevaluatie",
-    "wia_application": "WIA-aanvraag met re-integratieverslag",
+    "wia_application": "WIA-aanvraag",
+    "reintegration_report": "re-integratieverslag (RIV)",
     "end_of_wage_continuation": "einde loondoorbetaling",
 }
-STATUS_ORDER = ["overdue", "open", "done_late", "done", "not_applicable"]
+STATUS_ORDER = ["overdue", "open", "missed", "done_late", "done", "not_applicable"]
 
 
 def event_term(event_type: str) -> str:
@@ -106,7 +107,9 @@ def dashboard(
     status: str | None = None,
     due_before: date | None = None,
     on: date | None = None,
+    history: bool = False,
 ) -> HTMLResponse:
+    """The deadlines of running files; ``history`` adds those of ended ones."""
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in with the link `ledger serve` printed")
@@ -118,13 +121,13 @@ def dashboard(
         return _page(request, "dashboard.html", choose=_employers(request, caller), day=day,
                      rows=[], counts={}, filters={})  # fmt: skip
     wanted = DeadlineStatus(status) if status in STATUS_ORDER else None
-    rows = _deadline_rows(request, caller, employer, case_manager, day, due_before)
+    rows = _deadline_rows(request, caller, employer, case_manager, day, due_before, history)
     counts = {s: sum(1 for r in rows if r.deadline.status.value == s) for s in STATUS_ORDER}
     wanted_statuses = {wanted} if wanted else {DeadlineStatus.OVERDUE, DeadlineStatus.OPEN}
     shown = [r for r in rows if r.deadline.status in wanted_statuses]
     shown.sort(key=lambda r: (STATUS_ORDER.index(r.deadline.status.value), r.deadline.due_on))
     filters = {"employer": employer, "case_manager": case_manager, "status": status,
-               "due_before": due_before, "on": on}  # fmt: skip
+               "due_before": due_before, "on": on, "history": history}  # fmt: skip
     return _page(request, "dashboard.html", rows=shown, counts=counts, day=day, filters=filters,
                  terms=DEADLINE_TERMS, choose=[])  # fmt: skip
 
@@ -136,6 +139,7 @@ def _deadline_rows(
     case_manager: str | None,
     day: date,
     due_before: date | None,
+    history: bool,
 ) -> list[Any]:
     ctx = _ctx(request)
     query = DeadlineQuery(
@@ -143,6 +147,7 @@ def _deadline_rows(
         employer_id=employer_scope(caller, employer, case_manager),
         case_manager_id=case_manager,
         due_before=due_before,
+        history=history,
     )
     ctx.refresh()
 

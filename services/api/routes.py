@@ -265,9 +265,10 @@ def list_deadlines(
     on: date | None = None,
     overdue_since_yesterday: bool = False,
     limit: Annotated[int | None, Query(ge=1, le=10_000)] = None,
+    history: bool = False,
 ) -> list[dict[str, Any]]:
-    """Deadlines of an employer's or a case manager's cases, by due date; ``limit`` gives
-    the first page of a long list."""
+    """Deadlines of an employer's or a case manager's running files, by due date; ``limit``
+    gives the first page of a long list, ``history=true`` adds the files that ended."""
     query = DeadlineQuery(
         on=on or date.today(),
         employer_id=employer_scope(caller, employer, case_manager),
@@ -276,6 +277,7 @@ def list_deadlines(
         due_before=due_before,
         became_overdue=overdue_since_yesterday,
         limit=limit,
+        history=history,
     )
     ctx.refresh()
 
