@@ -29,9 +29,9 @@ from bench.common import (
     pg_version,
 )
 from infra.audit import AuditLog, signing_key
-from infra.readmodel import read_models
-from services.importer import import_lines
-from services.ledger import Ledger
+from services.application.importer import import_lines
+from services.application.ledger import Ledger
+from services.bootstrap import bootstrap
 
 BATCH = 5000
 
@@ -52,7 +52,8 @@ def run(kind: str, base: str, events: int) -> dict[str, Any]:
     for with_log in (False, True):
         url = fresh_url(base, kind, Path(workdir))
         try:
-            with Ledger(url) as ledger, read_models(url) as store:
+            with bootstrap(database_url=url) as rt:
+                ledger, store = rt.ledger, rt.store
                 audit = AuditLog(ledger.recorder, store, signing_key(create=True))
                 started = time.perf_counter()
                 for at in range(0, len(lines), BATCH):

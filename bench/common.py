@@ -16,8 +16,8 @@ from uuid import uuid4
 
 import psycopg
 
-from services.importer import numbered
-from services.simulate import simulate
+from services.application.importer import numbered
+from services.tools.simulate import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -39,11 +39,12 @@ from bench.common import (
 from domain.interchange import parse_line
 from domain.privacy import feed_message
 from infra.kafka import KafkaSettings, pseudonymizer
-from infra.readmodel import read_models
-from infra.tansu import Broker
-from services.feed import Feed
-from services.importer import import_lines
-from services.ledger import Ledger, offer
+from services.application.importer import import_lines
+from services.application.ledger import Ledger, offer
+from services.bootstrap import bootstrap
+from services.schema import side_store as read_models
+from services.workers.feed import Feed
+from tests.tansu import Broker
 
 KEY = b"bench-pseudonym-key"
 
@@ -124,7 +125,8 @@ def _writer(url: str, lines: list[str], rate: float, seconds: float, out: Any) -
     rate it achieved on ``out``."""
     per_write = max(1, round(rate / 50))
     batches = iter([lines[i : i + per_write] for i in range(0, len(lines), per_write)])
-    with Ledger(url) as ledger:
+    with bootstrap(database_url=url) as rt:
+        ledger = rt.ledger
 
         def write() -> None:
             parsed = [parse_line(text) for text in next(batches, [])]
@@ -209,7 +211,8 @@ def run(kind: str, base: str, events: int, rate: float, seconds: float) -> dict[
     broker = Broker()
     broker.start()
     try:
-        with Ledger(url) as ledger:
+        with bootstrap(database_url=url) as rt:
+            ledger = rt.ledger
             import_lines(ledger, lines_for(events))
             count, rate_feed = feed_throughput(ledger, url, broker)
             sample = feed_message(next(iter(ledger.export())), pseudonymizer(KEY))

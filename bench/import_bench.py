@@ -33,8 +33,9 @@ from bench.common import (
     timed,
 )
 from domain.case import Case
-from services.importer import import_lines
-from services.ledger import Ledger, offer
+from services.application.importer import import_lines
+from services.application.ledger import Ledger, offer
+from services.bootstrap import bootstrap
 
 
 def build_cases(ledger: Ledger, lines: list[tuple[int, bytes | str]]) -> list[Case]:
@@ -79,21 +80,24 @@ def run(kind: str, base: str, events: int, workdir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"store": kind, "events": len(lines)}
     url = fresh_url(base, kind, workdir)
     try:
-        with Ledger(url) as ledger:
+        with bootstrap(database_url=url) as rt:
+            ledger = rt.ledger
             seconds = timed(lambda: import_lines(ledger, lines))
             result["ledger_import"] = len(lines) / seconds
     finally:
         drop(url)
     url = fresh_url(base, kind, workdir)
     try:
-        with Ledger(url, protect=False) as ledger:
+        with bootstrap(database_url=url, protect=False) as rt:
+            ledger = rt.ledger
             seconds = timed(lambda: import_lines(ledger, lines))
             result["import_unprotected"] = len(lines) / seconds
     finally:
         drop(url)
     url = fresh_url(base, kind, workdir)
     try:
-        with Ledger(url) as ledger:
+        with bootstrap(database_url=url) as rt:
+            ledger = rt.ledger
             cases = build_cases(ledger, lines)
             seconds = timed(lambda: [ledger.save(case) for case in cases])
             result["plain_app_save"] = len(lines) / seconds

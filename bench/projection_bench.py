@@ -40,13 +40,14 @@ from bench.common import (
     timed,
 )
 from domain.deadlines import DeadlineStatus, case_deadlines
-from infra.readmodel import ReadModelStore, read_models
+from infra.readmodel import ReadModelStore
 from projections.catalogue import all_projections
 from projections.deadlines import DeadlineQuery, find_deadlines
-from projections.runner import ProjectionRunner
-from services.case_views import case_as_known
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
+from projections.runner import ReadModelRunner
+from services.application.case_views import case_as_known
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
+from services.bootstrap import bootstrap
 
 TODAY = date(2026, 11, 2)
 BIG_EMPLOYER = "ER-BIG"
@@ -77,7 +78,7 @@ def read_rate(ledger: Ledger) -> float:
 
 
 def rebuild(ledger: Ledger, store: ReadModelStore) -> tuple[int, float]:
-    runner = ProjectionRunner(ledger, store, all_projections())
+    runner = ReadModelRunner(ledger, store, all_projections())
     started = time.perf_counter()
     summary = runner.rebuild()
     return summary.events, summary.events / (time.perf_counter() - started)
@@ -120,7 +121,7 @@ def replay_latencies(
 ) -> dict[str, dict[str, float]]:
     case_id, lines = long_case(200)
     import_lines(ledger, numbered(lines))
-    ProjectionRunner(ledger, store, all_projections()).run()
+    ReadModelRunner(ledger, store, all_projections()).run()
     uuid = UUID(case_id)
     middle = json.loads(lines[100])
     as_of = date.fromisoformat(middle["occurred_on"])
@@ -163,7 +164,7 @@ def employer_population(cases: int) -> list[str]:
 
 def view_latencies(ledger: Ledger, store: ReadModelStore, repeat: int) -> dict[str, Any]:
     import_lines(ledger, numbered(employer_population(10_000)))
-    ProjectionRunner(ledger, store, all_projections()).run()
+    ReadModelRunner(ledger, store, all_projections()).run()
 
     def replay(case_id: UUID, on: date) -> list[Any]:
         return case_deadlines(ledger.get_case(case_id).timeline(), on)
@@ -227,7 +228,8 @@ def run(
     url = fresh_url(base, kind, workdir)
     result: dict[str, Any] = {"store": kind}
     try:
-        with Ledger(url) as ledger, read_models(url) as store:
+        with bootstrap(database_url=url) as rt:
+            ledger, store = rt.ledger, rt.store
             import_lines(ledger, lines_for(events))
             result["read_rate"] = read_rate(ledger)
             result["events"], result["rebuild_rate"] = rebuild(ledger, store)

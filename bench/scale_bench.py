@@ -40,7 +40,8 @@ import psycopg
 from bench.common import ROOT, bench_parser, commit, drop, finish, fresh_url, machine, pg_version
 from domain.case import Case
 from domain.interchange import parse_line
-from services.ledger import Ledger, offer
+from services.application.ledger import Ledger, offer
+from services.bootstrap import bootstrap
 
 EVENTS_PER_CASE = 5.56  # what `ledger simulate --cases` gives on average
 NATIONAL = 9_000_000 * EVENTS_PER_CASE  # one report per employee per year (issue 10)
@@ -99,7 +100,8 @@ def import_and_rebuild(kind: str, base: str, file: Path, workdir: Path) -> dict[
 
 def stored_rows(url: str, page: int = 100_000) -> Iterator[list[tuple[Any, ...]]]:
     """The rows the import stored, a page at a time, read with the plain recorder."""
-    with Ledger(url, protect=False) as ledger:  # rows as stored: no key is needed
+    with bootstrap(database_url=url, protect=False) as rt:  # rows as stored: no key is needed
+        ledger = rt.ledger
         start = 0
         while notifications := ledger.recorder.select_notifications(
             start, page, inclusive_of_start=False
@@ -168,7 +170,8 @@ def _raw_executemany(url: str, workdir: Path) -> float:
 
 def read_rate(url: str) -> float:
     """``select_notifications`` in pages of 1,000 over the whole log, events/s."""
-    with Ledger(url, protect=False) as ledger:
+    with bootstrap(database_url=url, protect=False) as rt:
+        ledger = rt.ledger
         started, start, count = time.perf_counter(), 0, 0
         while page := ledger.recorder.select_notifications(start, 1000, inclusive_of_start=False):
             count += len(page)
@@ -182,7 +185,8 @@ def app_save_rate(kind: str, base: str, file: Path, workdir: Path) -> float:
     url = fresh_url(base, kind, workdir)
     total, seconds = 0, 0.0
     try:
-        with Ledger(url) as ledger:
+        with bootstrap(database_url=url) as rt:
+            ledger = rt.ledger
             for cases in _cases_in_groups(ledger, file, 500):
                 started = time.perf_counter()
                 ledger.save(*cases)

@@ -38,8 +38,9 @@ from domain.merkle import (
     inclusion_proof,
     leaf_hash,
 )
+from infra.log_consumer import NotificationLog
 from infra.readmodel import ReadModelStore, Table
-from infra.service_tables import CASE_ACCESS, access_head, verify_access_chain
+from infra.service_tables import access_head, verify_access_chain
 
 ORIGIN = "reintegration-ledger"
 AUDIT_LEAF = Table(
@@ -140,7 +141,6 @@ class AuditLog:
         key: Ed25519PrivateKey | None = None,
     ) -> None:
         self.recorder, self.store, self.key = recorder, store, key
-        store.create_tables([AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS])
         self._frontier: tuple[int, Frontier] = (-1, [])
 
     # --- building ---------------------------------------------------------------
@@ -149,10 +149,8 @@ class AuditLog:
         """Every stored event after ``after`` (all of them, whatever their ids, when None:
         a row forged below the first id must not escape the verifier)."""
         found: list[Notification] = []
-        page = self.recorder.select_notifications(after, 5000, inclusive_of_start=after is None)
-        while page:
+        for page in NotificationLog(self.recorder).notifications(after):
             found.extend(page)
-            page = self.recorder.select_notifications(page[-1].id, 5000, inclusive_of_start=False)
         return found
 
     def leaves(self) -> list[dict[str, Any]]:

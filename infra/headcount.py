@@ -90,7 +90,6 @@ def _parse_rows(text: str) -> list[HeadcountRow]:
 
 def store_headcount(store: ReadModelStore, rows: Sequence[HeadcountRow]) -> None:
     """Store all rows in one transaction; a row for the same employer and period replaces."""
-    store.create_tables([HEADCOUNT])
     store.write_many(
         "INSERT INTO {employer_headcount} (employer_id, period, headcount, part_time_factor) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (employer_id, period) DO UPDATE SET "
@@ -101,7 +100,6 @@ def store_headcount(store: ReadModelStore, rows: Sequence[HeadcountRow]) -> None
 
 def workforce(store: ReadModelStore, employer_id: str, period: Period) -> Workforce | None:
     """The headcount for exactly this period, or else for the year it lies in."""
-    store.create_tables([HEADCOUNT])
     for label in dict.fromkeys([period.label, str(period.start.year)]):
         rows = store.query(
             "SELECT headcount, part_time_factor FROM {employer_headcount} "

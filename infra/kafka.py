@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,29 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from infra.readmodel import ReadModelStore, Table
+
 DEFAULT_TOPIC = "reintegration.case-events"
+
+# What the feed last said of itself, per topic; ``GET /ready`` shows it.
+FEED_STATUS = Table(
+    name="feed_status",
+    columns=(("topic", "text"), ("state", "text"), ("detail", "text"), ("at", "text")),
+    key=("topic",),
+)
+
+
+def record_feed_status(store: ReadModelStore, topic: str, state: str, detail: str) -> None:
+    store.write(
+        "INSERT INTO {feed_status} (topic, state, detail, at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (topic) DO UPDATE SET state = excluded.state, "
+        "detail = excluded.detail, at = excluded.at",
+        [topic, state, detail, datetime.now(UTC).isoformat(timespec="seconds")],
+    )
+
+
+def feed_status(store: ReadModelStore) -> list[dict[str, Any]]:
+    return store.query("SELECT topic, state, detail, at FROM {feed_status} ORDER BY topic")
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.privacy import Protection
-from infra.readmodel import ReadModelStore, Table
+from infra.readmodel import Table
 
 FILE_KEY = Table(
     name="file_key",
@@ -183,16 +183,23 @@ class CaseOwnerError(RuntimeError):
     """A case id was opened for two employees at once; the second writer loses."""
 
 
+class KeyStore(Protocol):
+    """What the key ring needs of the side store: the key tables (``KEY_TABLES``), read
+    and written with ``?`` placeholders and ``{table}`` names."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    def write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
 class KeyRing:
     """Data keys of every file, wrapped by the master key; seals and opens fields."""
 
-    def __init__(self, store: ReadModelStore, masters: Sequence[MasterKey]) -> None:
+    def __init__(self, store: KeyStore, masters: Sequence[MasterKey]) -> None:
         self.store = store
         self.masters = list(masters)
-        store.create_tables(KEY_TABLES)
-        store.write(
-            "INSERT INTO {key_epoch} (name, n) VALUES ('erasures', 0) ON CONFLICT DO NOTHING"
-        )
         self._keys: _Lru = _Lru()  # (case, protection) -> data key, or None once erased
         self._cases: _Lru = _Lru()  # case id -> subject
         self._index_key: bytes | None = None
@@ -200,11 +207,10 @@ class KeyRing:
         self._key_file_stamp = _stamp()
 
     @classmethod
-    def load(cls, store: ReadModelStore) -> KeyRing:
+    def load(cls, store: KeyStore) -> KeyRing:
         """The key ring of ``store`` with the configured master keys. On a ledger that has
         no keys yet, a missing key file is created (development); else it is an error."""
         masters = configured_master_keys()
-        store.create_tables(KEY_TABLES)
         if not masters:
             if store.query("SELECT 1 AS one FROM {ledger_key} LIMIT 1"):
                 raise MissingKeyError(

@@ -33,14 +33,11 @@ from infra.config import database_url, eventsourcing_env
 
 ColumnKind = Literal["text", "integer", "json"]
 Row = dict[str, Any]
-_LATEST: dict[str, Table] = {}  # queries name tables by ``{name}``: the newest version
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def physical_name(name: str) -> str:
-    """The database name of the newest version of the table called ``name`` in queries."""
-    table = _LATEST.get(name)
-    return table.physical if table else name
+class UnknownTableError(LookupError):
+    """A query named a table the store's schema does not list."""
 
 
 @dataclass(frozen=True)
@@ -57,9 +54,6 @@ class Table:
         for name in (self.name, *(column for column, _ in self.columns)):
             if not _NAME.match(name):
                 raise ValueError(f"read-model name {name!r} must be lower_snake_case")
-        known = _LATEST.get(self.name)
-        if known is None or known.version < self.version:
-            _LATEST[self.name] = self
 
     @property
     def physical(self) -> str:
@@ -112,7 +106,23 @@ class PageWrite:
 
 
 class ReadModelStore(ABC):
-    """What a projection runner needs from a store of read models."""
+    """What a projection runner needs from a store of read models.
+
+    Queries name tables as ``{name}``; the store resolves the name through the tables of
+    its schema (``use_schema``), each in its current version.
+    """
+
+    schema: Mapping[str, Table] = {}
+
+    def use_schema(self, tables: Sequence[Table]) -> None:
+        self.schema = {table.name: table for table in tables}
+
+    def physical_name(self, name: str) -> str:
+        table = self.schema.get(name)
+        if table is None:
+            msg = f"table {{{name}}} is not in this store's schema (services/schema.py)"
+            raise UnknownTableError(msg)
+        return table.physical
 
     @abstractmethod
     def create_tables(self, tables: Sequence[Table]) -> None: ...
@@ -318,7 +328,7 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
             return True
 
     def _sql(self, sql: str) -> str:
-        return re.sub(r"\{(\w+)\}", lambda m: physical_name(m.group(1)), sql)
+        return re.sub(r"\{(\w+)\}", lambda m: self.physical_name(m.group(1)), sql)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self.datastore.transaction(commit=False) as cursor:
@@ -398,7 +408,9 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
             return True
 
     def _sql(self, sql: str) -> str:
-        named = re.sub(r"\{(\w+)\}", lambda m: self._qualified(physical_name(m.group(1))), sql)
+        named = re.sub(
+            r"\{(\w+)\}", lambda m: self._qualified(self.physical_name(m.group(1))), sql
+        )
         # psycopg takes %s; a literal % must be doubled. Queries hold no literal "?".
         return named.replace("%", "%%").replace("?", "%s")
 
@@ -420,8 +432,10 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
         self.datastore.close()
 
 
-def open_read_models(url: str | None = None) -> ReadModelStore:
-    """The read-model store in the same database as the ledger (``LEDGER_DATABASE_URL``)."""
+def open_read_models(url: str | None = None, tables: Sequence[Table] = ()) -> ReadModelStore:
+    """The side store (read models, keys, service tables) in the ledger's database
+    (``LEDGER_DATABASE_URL``), naming ``tables`` in its queries. ``services.bootstrap``
+    opens it with the whole schema, created at start."""
     env = Environment(name="Projections", env=eventsourcing_env(url or database_url()))
     factory = InfrastructureFactory.construct(env)
     recorder_class: type[TrackingRecorder]
@@ -431,13 +445,5 @@ def open_read_models(url: str | None = None) -> ReadModelStore:
         recorder_class = PostgresReadModelRecorder
     store = factory.tracking_recorder(recorder_class)
     assert isinstance(store, ReadModelStore)
+    store.use_schema(tables)
     return store
-
-
-@contextmanager
-def read_models(url: str | None = None) -> Iterator[ReadModelStore]:
-    store = open_read_models(url)
-    try:
-        yield store
-    finally:
-        store.close()

@@ -160,3 +160,26 @@ def find_cases(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return store.query(sql, params)
+
+
+def cases_of_subject(store: ReadModelStore, subject: UUID, employer_id: str) -> dict[UUID, date]:
+    """The first sick day of every case of one employee (by subject) at an employer."""
+    rows = store.query(
+        "SELECT case_id, first_sick_day FROM {case_state} WHERE subject_id = ? AND employer_id = ?",
+        [str(subject), employer_id],
+    )
+    return {UUID(r["case_id"]): date.fromisoformat(r["first_sick_day"]) for r in rows}
+
+
+def employer_ids(store: ReadModelStore) -> list[str]:
+    """Every employer with a case, in order."""
+    rows = store.query("SELECT DISTINCT employer_id FROM {case_state} ORDER BY employer_id")
+    return [row["employer_id"] for row in rows]
+
+
+def retention_rows(store: ReadModelStore) -> list[Row]:
+    """What retention judges of every file with a subject (the employee's pseudonym)."""
+    return store.query(
+        "SELECT case_id, subject_id, status, reintegration_ended_on, legal_hold, erased_on "
+        "FROM {case_state} WHERE subject_id IS NOT NULL ORDER BY subject_id, case_id"
+    )

@@ -212,7 +212,7 @@ def deadline_report(
     return report
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising an exception sets its __traceback__
 class MissingHeadcount(LookupError):
     employer_id: str
     period: str

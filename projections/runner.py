@@ -1,10 +1,9 @@
-"""Catch-up projection runner over the ledger's notification log.
+"""The read-model runner: a log consumer that feeds the case projections.
 
-Reads the log in pages (``select_notifications``; ids may have gaps, which the
-paging skips), brings each touched case up to date, and for each projection
-writes the rows of those cases together with the page's last notification id
-in one transaction. A crash anywhere leaves every projection at the end of its
-last committed page; the next run starts after it.
+For each page of the notification log it brings each touched case up to date and,
+for each projection, writes the rows of those cases together with the page's last
+notification id in one transaction. A crash anywhere leaves every projection at the
+end of its last committed page; the next run starts after it.
 
 Works the same on SQLite and PostgreSQL. On PostgreSQL the library's insert
 lock makes commit order equal notification order (stack.md), so a tailing
@@ -13,7 +12,6 @@ runner cannot skip an event that commits late.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,34 +20,17 @@ from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import IntegrityError
 
 from domain import events as ev
 from domain.case import Case
-from infra.mapper import PydanticMapper
+from infra.log_consumer import LogConsumer, NotificationLog, Page, Progress, ProgressCallback
 from infra.readmodel import Change, PageWrite, PositionConflict, ReadModelStore
 from projections.base import CaseCache, CaseProjection
 
-log = logging.getLogger("ledger.projections")
+__all__ = ["Progress", "ProgressCallback", "ReadModelRunner", "RunSummary"]
 
 CONFLICT_RETRIES = 5
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a run is: reported after every committed page."""
-
-    position: int
-    head: int  # the log's last notification id when the run started
-    events: int  # events applied in this run
-    seconds: float
-
-    @property
-    def rate(self) -> float:
-        return self.events / self.seconds if self.seconds > 0 else 0.0
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -59,8 +40,11 @@ class RunSummary:
     seconds: float
 
 
-class ProjectionRunner:
-    """Feeds case projections from the ledger's notification log."""
+class ReadModelRunner(LogConsumer):
+    """Feeds case projections from the ledger's notification log (read sealed: read
+    models keep no personal data). The tables come from the schema, created at start."""
+
+    name = "projections"
 
     def __init__(
         self,
@@ -70,24 +54,19 @@ class ProjectionRunner:
         *,
         page_size: int = 5000,
     ) -> None:
+        super().__init__(NotificationLog(ledger.recorder, ledger.mapper), page_size=page_size)
         self.ledger = ledger
         self.store = store
         self.projections = list(projections)
-        self.page_size = page_size
         self.cases = CaseCache(self._load)
-        mapper = ledger.mapper  # read models keep no personal data: leave it sealed
-        self._decode = (
-            mapper.to_sealed_domain_event
-            if isinstance(mapper, PydanticMapper)
-            else mapper.to_domain_event
-        )
-        store.create_tables([table for p in self.projections for table in p.tables])
+        self._positions: dict[str, int | None] = {}
+        self._last = RunSummary({}, 0, 0.0)
 
     def positions(self) -> dict[str, int | None]:
         return {p.name: self.store.position(p.tracking_name) for p in self.projections}
 
     def head(self) -> int:
-        return self.ledger.recorder.max_notification_id() or 0
+        return self.log.head()
 
     def lag(self) -> int:
         """Notification ids not yet applied by the slowest projection (an upper bound)."""
@@ -109,29 +88,27 @@ class ProjectionRunner:
         raise AssertionError("unreachable")
 
     def _run(self, progress: ProgressCallback | None) -> RunSummary:
-        positions = self.positions()
+        self._positions = positions = self.positions()
         for projection in self.projections:
             if positions[projection.name] is None:  # nothing applied: no rows may be left
                 self.store.reset(projection.tracking_name, projection.tables, only_if_new=True)
-        head, started, applied = self.head(), time.monotonic(), 0
-        start = min((pos or 0 for pos in positions.values()), default=0)
+        started = time.monotonic()
         try:
-            while True:
-                page = self.ledger.recorder.select_notifications(
-                    start, self.page_size, inclusive_of_start=False
-                )
-                if not page:
-                    break
-                events = [cast(ev.CaseEvent, self._decode(n)) for n in page]
-                end = page[-1].id
-                applied += self._apply_page(positions, [n.id for n in page], events, end)
-                start = end
-                if progress is not None:
-                    progress(Progress(end, max(head, end), applied, time.monotonic() - started))
+            applied = self.catch_up(progress)
         except BaseException:
             self.cases.clear()  # cases may be ahead of what was committed
             raise
         return RunSummary(dict(positions), applied, time.monotonic() - started)
+
+    def start(self) -> int | None:
+        return min((pos or 0 for pos in self._positions.values()), default=0)
+
+    def apply(self, page: Page) -> int:
+        return self._apply_page(self._positions, page.ids, list(page.events), page.last)
+
+    def step(self) -> int:
+        self._last = self.run()
+        return self._last.events
 
     def rebuild(self, progress: ProgressCallback | None = None) -> RunSummary:
         """Empty every read model and replay the whole log into it."""
@@ -140,30 +117,19 @@ class ProjectionRunner:
         self.cases.clear()
         return self.run(progress)
 
-    def follow(
+    def follow_runs(
         self,
         stop: Event,
         *,
         poll_seconds: float = 1.0,
         on_run: Callable[[RunSummary], None] | None = None,
     ) -> None:
-        """Keep applying new events until ``stop`` is set; ``on_run`` hears of each run
-        that applied any."""
-        backoff = poll_seconds
-        while not stop.is_set():
-            try:
-                summary = self.run()
-            except (OperationalError, InterfaceError) as error:  # the database is away
-                log.warning("projections: database unavailable (%s); retry in %.1fs",
-                            error, backoff)  # fmt: skip
-                stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            backoff = poll_seconds
-            if summary.events == 0:
-                stop.wait(poll_seconds)
-            elif on_run is not None:
-                on_run(summary)
+        """``follow``, telling ``on_run`` the summary of each run that applied events."""
+        self.follow(
+            stop,
+            poll_seconds=poll_seconds,
+            on_step=None if on_run is None else lambda _: on_run(self._last),
+        )
 
     def _apply_page(
         self,

@@ -15,7 +15,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from services.ledger import Ledger
+from services.application.ledger import Ledger
 
 POSTGRES_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -116,7 +116,7 @@ def new_database_url(
 @pytest.fixture(scope="session")
 def broker() -> Iterator[object]:
     """A Kafka-protocol broker on a free loopback port (fails under CI if it cannot start)."""
-    from infra.tansu import Broker
+    from tests.tansu import Broker
 
     started = Broker()
     try:

@@ -305,7 +305,7 @@ def test_not_ready_while_read_models_are_behind(database_url: str) -> None:
             report(client)
             behind = client.get("/ready")
             assert _problem(behind, 503)["detail"].startswith("1 notifications behind")
-            app.state.ctx.refresh()
+            app.state.ctx.catch_up()
             assert client.get("/ready").status_code == 200
     finally:
         app.state.ctx.close()

@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 
 from services.api.app import create_app
 from services.api.context import Settings
-from services.importer import import_lines, numbered
+from services.application.importer import import_lines, numbered
 from tests.api_support import ADMIN, KEY
 from tests.factories import every_event_type, jsonl
 

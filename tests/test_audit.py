@@ -14,13 +14,13 @@ import pytest
 
 from domain.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash, root
 from infra.audit import AuditLog, signing_key
-from infra.readmodel import read_models
 from infra.service_tables import CASE_ACCESS, record_access
-from services import verify_bundle as verifier
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
 from services.cli import main
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from services.schema import side_store as read_models
+from services.tools import verify_bundle as verifier
+from services.tools.simulate import simulate
 
 LEAVES = [leaf_hash(f"event {n}".encode()) for n in range(21)]
 

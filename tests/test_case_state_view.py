@@ -11,14 +11,14 @@ from uuid import UUID
 import pytest
 
 from domain.deadlines import case_deadlines
-from infra.readmodel import read_models
 from projections.case_state import CaseSummary, find_cases, read_case_state
 from projections.catalogue import all_projections
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
 from services.cli import main
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from services.schema import side_store as read_models
+from services.tools.simulate import simulate
 
 TODAY = date(2026, 11, 2)
 WAGE_END = "end_of_wage_continuation"  # a date, not a task
@@ -31,7 +31,7 @@ def test_every_row_matches_the_state_folded_from_the_case(
     lines = [json.dumps(x) for x in simulate(60, seed=23, start=date(2025, 3, 3), today=TODAY)]
     import_lines(ledger, numbered(lines))
     with read_models(database_url) as store:
-        ProjectionRunner(ledger, store, all_projections(), page_size=64).run()
+        ReadModelRunner(ledger, store, all_projections(), page_size=64).run()
         rows = find_cases(store)
         assert len(rows) == 60
         for row in rows:

@@ -21,14 +21,15 @@ from hypothesis import strategies as st
 
 from domain.case import Case
 from domain.deadlines import DeadlineStatus, case_deadlines
-from infra.readmodel import ReadModelStore, read_models
+from infra.readmodel import ReadModelStore
 from projections.catalogue import all_projections
 from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
 from services.cli import main
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from services.schema import side_store as read_models
+from services.tools.simulate import simulate
 from tests.factories import import_via_cli, line, report
 
 START, TODAY = date(2025, 1, 6), date(2026, 11, 2)
@@ -44,7 +45,7 @@ def population(ledger: Ledger, database_url: str) -> Iterator[Population]:
     case_ids = dict.fromkeys(e.originator_id for e in ledger.stored_events())
     cases = [ledger.get_case(case_id) for case_id in case_ids]
     with read_models(database_url) as store:
-        ProjectionRunner(ledger, store, all_projections(), page_size=200).run()
+        ReadModelRunner(ledger, store, all_projections(), page_size=200).run()
         yield ledger, store, cases
 
 

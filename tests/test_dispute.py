@@ -196,9 +196,9 @@ def test_with_a_current_event_index_only_the_versions_known_are_read(
 ) -> None:
     from uuid import UUID
 
-    from infra.readmodel import read_models
-    from services.case_views import case_as_known
-    from services.ledger import Ledger
+    from services.application.case_views import case_as_known
+    from services.application.ledger import Ledger
+    from services.schema import side_store as read_models
 
     case_id = str(uuid4())
     assert import_via_cli(tmp_path, _scenario(case_id)) == 0

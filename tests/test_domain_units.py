@@ -15,7 +15,7 @@ from domain.events import CATALOGUE
 from domain.interchange import event_fields, json_schema, parse_line
 from domain.sicktime import Gap, SickClock
 from domain.state import CaseStatus
-from services.simulate import simulate
+from services.tools.simulate import simulate
 from tests.factories import build_case, jsonl, line, report
 
 D = date(2025, 3, 3)

@@ -16,13 +16,14 @@ from uuid import uuid4
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from infra.kafka import KafkaSettings
-from infra.readmodel import ReadModelStore, read_models
-from infra.tansu import Broker
-from services.feed import Feed, feed_status
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from infra.kafka import KafkaSettings, feed_status
+from infra.readmodel import ReadModelStore
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
+from services.schema import side_store as read_models
+from services.tools.simulate import simulate
+from services.workers.feed import Feed
+from tests.tansu import Broker
 
 KEY = b"feed-test-pseudonym-key"
 
@@ -246,7 +247,7 @@ def test_the_duckdb_consumer_example_deduplicates(broker: Broker, tmp_path: Path
 def _duckdb_scenario(ledger: Ledger, store: ReadModelStore, broker: Broker, tmp_path: Path) -> None:
     import duckdb
 
-    from services.examples.feed_to_duckdb import consume
+    from services.tools.examples.feed_to_duckdb import consume
 
     _population(ledger, cases=20, seed=12)
     settings = _settings(broker)

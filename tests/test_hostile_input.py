@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from services.api.app import create_app
 from services.api.context import Settings
-from services.importer import ImportRejectedError, import_lines, numbered
-from services.ledger import Ledger
+from services.application.importer import ImportRejectedError, import_lines, numbered
+from services.application.ledger import Ledger
 from tests.api_support import ADMIN, KEY, auth, report
 from tests.factories import every_event_type, jsonl
 

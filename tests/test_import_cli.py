@@ -15,16 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.interchange import parse_line
-from services import importer
-from services.cli import main
-from services.importer import (
+from services.application import importer
+from services.application.importer import (
     MAX_LINE_BYTES,
     ImportRejectedError,
     import_lines,
     numbered,
     read_lines,
 )
-from services.ledger import Ledger
+from services.application.ledger import Ledger
+from services.cli import main
 from tests.factories import every_event_type, import_via_cli, jsonl, line, report
 
 D = date(2025, 3, 3)

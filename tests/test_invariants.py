@@ -17,7 +17,7 @@ import pytest
 from domain.interchange import parse_line
 from domain.rules import RULES, RuleViolation
 from domain.sicktime import SickClock
-from services.ledger import Ledger
+from services.application.ledger import Ledger
 from tests.factories import jsonl, line, report
 
 D = date(2025, 3, 3)  # a Monday

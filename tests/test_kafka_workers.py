@@ -12,16 +12,17 @@ import time
 from pathlib import Path
 
 from infra.kafka import KafkaSettings
-from infra.readmodel import ReadModelStore, read_models
-from infra.tansu import Broker
+from infra.readmodel import ReadModelStore
 from projections.base import CaseProjection
 from projections.deadlines import DeadlineProjection
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
 from projections.statistics import StatisticsProjection
-from services.feed import Feed
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
+from services.schema import side_store as read_models
+from services.tools.simulate import simulate
+from services.workers.feed import Feed
+from tests.tansu import Broker
 from tests.test_feed import KEY
 from tests.test_projection_runner import dump
 
@@ -70,7 +71,7 @@ def test_two_workers_one_killed_equal_the_single_node_read_model(
         scaled = dump(store, projections)
     # the same ledger (subject pseudonyms are the ledger's own), projected on one node
     with Ledger(url) as ledger, read_models(single_url) as store:
-        ProjectionRunner(ledger, store, projections).run()
+        ReadModelRunner(ledger, store, projections).run()
         assert dump(store, projections) == scaled
     assert scaled["deadline"]
     assert scaled["trajectory"]

@@ -21,8 +21,8 @@ from domain.deadlines import DeadlineStatus, case_deadlines
 from domain.interchange import parse_line, to_line
 from domain.rules import RuleViolation
 from domain.sicktime import SickClock
+from services.application.ledger import Ledger
 from services.cli import main
-from services.ledger import Ledger
 from tests.api_support import api, auth
 from tests.factories import FIRST_DAY, import_via_cli, jsonl, line, report
 from tests.factories import build_case as build

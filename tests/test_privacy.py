@@ -30,14 +30,14 @@ from infra.keys import (
     MissingKeyError,
     configured_master_keys,
 )
-from infra.readmodel import read_models
 from projections.catalogue import all_projections
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
+from services.application.erasure import ErasureError, erase_employee
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
 from services.cli import main
-from services.erasure import ErasureError, erase_employee
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from services.schema import side_store as read_models
+from services.tools.simulate import simulate
 from tests.api_support import api, auth, free_port, wait_ready
 from tests.factories import jsonl, line
 
@@ -170,7 +170,7 @@ def test_the_scan_finds_plain_values_when_protection_is_off(database_url: str) -
     """The scan below can fail: without keys, the same file is readable in the store."""
     with Ledger(database_url, protect=False) as ledger, read_models(database_url) as store:
         _import(ledger, private_file(uuid4()))
-        ProjectionRunner(ledger, store, all_projections()).run()
+        ReadModelRunner(ledger, store, all_projections()).run()
     stored = _database_text(database_url)
     assert all(value in stored for value in PLAIN)
 
@@ -180,7 +180,7 @@ def test_stores_topics_and_logs_hold_no_plain_personal_or_medical_value(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     from infra.kafka import KafkaSettings
-    from services.feed import Feed
+    from services.workers.feed import Feed
     from tests.test_feed import read_topic
 
     caplog.set_level(logging.DEBUG)
@@ -282,7 +282,7 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
     with Ledger(use_database) as ledger, read_models(use_database) as store:
         _import(ledger, private_file(case_id) + private_file(other)
                 + list(simulate(30, seed=9)))  # fmt: skip
-        runner = ProjectionRunner(ledger, store, all_projections())
+        runner = ReadModelRunner(ledger, store, all_projections())
         runner.run()
         before = _dump(store, VIEWS)
         state_before = {r["case_id"]: r for r in store.query("SELECT * FROM {case_state}")}
@@ -296,7 +296,7 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
     assert done["events_recorded"] == 2
 
     with Ledger(use_database) as ledger, read_models(use_database) as store:
-        runner = ProjectionRunner(ledger, store, all_projections())
+        runner = ReadModelRunner(ledger, store, all_projections())
         runner.run()
         incremental = _dump(store, EVERY_READ_MODEL)
         state_after = {r["case_id"]: r for r in store.query("SELECT * FROM {case_state}")}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from services.cli import main
-from services.simulate import simulate
+from services.tools.simulate import simulate
 from tests.factories import import_via_cli
 
 
@@ -106,9 +106,9 @@ def test_follow_applies_new_events_until_stopped(
 def test_a_runner_killed_mid_rebuild_resumes_without_loss_or_duplicates(
     use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from infra.readmodel import read_models
     from projections.catalogue import all_projections
     from projections.event_index import EventIndexProjection
+    from services.schema import side_store as read_models
     from tests.test_projection_runner import dump
 
     events = _population(800, seed=9)

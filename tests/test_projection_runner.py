@@ -22,16 +22,16 @@ from infra.readmodel import (
     PostgresReadModelRecorder,
     ReadModelStore,
     Table,
-    read_models,
 )
 from projections.base import CaseProjection
 from projections.case_state import CaseStateProjection
 from projections.catalogue import all_projections
 from projections.event_index import CASE_EVENT, EventIndexProjection
-from projections.runner import Progress, ProjectionRunner
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import simulate
+from projections.runner import Progress, ReadModelRunner
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
+from services.schema import side_store as read_models
+from services.tools.simulate import simulate
 
 TODAY = date(2026, 11, 1)
 
@@ -64,14 +64,14 @@ def test_rebuild_from_zero_gives_the_rows_built_incrementally(
     ledger: Ledger, store: ReadModelStore, database_url: str
 ) -> None:
     lines = _population(80, seed=11)
-    runner = ProjectionRunner(ledger, store, all_projections(), page_size=37)
+    runner = ReadModelRunner(ledger, store, all_projections(), page_size=37)
     for start in range(0, len(lines), len(lines) // 4 + 1):  # four imports, a run after each
         _import(ledger, lines[start : start + len(lines) // 4 + 1])
         runner.run()
     incremental = dump(store, runner.projections)
 
     with read_models(database_url) as other:
-        rebuilt = ProjectionRunner(ledger, other, all_projections(), page_size=1000)
+        rebuilt = ReadModelRunner(ledger, other, all_projections(), page_size=1000)
         seen: list[Progress] = []
         summary = rebuilt.rebuild(seen.append)
         assert dump(other, rebuilt.projections) == incremental
@@ -129,7 +129,7 @@ def test_a_crash_mid_batch_loses_and_duplicates_nothing(
     else:
         broken = [Exploding(real[0], fail_on=25), *real[1:]]
         error = RuntimeError
-    crashed = ProjectionRunner(ledger, store, broken, page_size=50)
+    crashed = ReadModelRunner(ledger, store, broken, page_size=50)
     with pytest.raises(error):
         crashed.run()
 
@@ -139,10 +139,10 @@ def test_a_crash_mid_batch_loses_and_duplicates_nothing(
     index_position = positions["event_index"] or 0
     assert indexed == len(ledger.recorder.select_notifications(0, 10**6, stop=index_position))
 
-    restarted = ProjectionRunner(ledger, store, all_projections(), page_size=50)
+    restarted = ReadModelRunner(ledger, store, all_projections(), page_size=50)
     restarted.run()  # the key on the event index would refuse any event applied twice
     with read_models(database_url) as clean:
-        fresh = ProjectionRunner(ledger, clean, all_projections(), page_size=50)
+        fresh = ReadModelRunner(ledger, clean, all_projections(), page_size=50)
         fresh.rebuild()
         assert dump(store, real) == dump(clean, real)
     assert store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"] == len(lines)
@@ -152,7 +152,7 @@ def test_the_position_never_moves_back_so_a_batch_is_not_applied_twice(
     ledger: Ledger, store: ReadModelStore
 ) -> None:
     _import(ledger, _population(5, seed=2))
-    runner = ProjectionRunner(ledger, store, all_projections())
+    runner = ReadModelRunner(ledger, store, all_projections())
     runner.run()
     head = ledger.recorder.max_notification_id()
     assert head is not None
@@ -197,7 +197,7 @@ def test_gaps_in_notification_ids_are_skipped(ledger: Ledger, store: ReadModelSt
     assert len(ids) == len(lines)
     assert ids[-1] - ids[0] + 1 == len(lines) + 30
 
-    runner = ProjectionRunner(ledger, store, all_projections(), page_size=7)
+    runner = ReadModelRunner(ledger, store, all_projections(), page_size=7)
     summary = runner.run()
     assert summary.events == len(lines)
     assert store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"] == len(lines)
@@ -227,7 +227,7 @@ def test_a_new_table_version_is_built_from_zero_beside_the_old_one(
     assert CASE_STATE.physical == "case_state_v4"
     store.create_tables(current.tables)
     store.write("INSERT INTO {case_state} (case_id, version) VALUES (?, ?)", ["left-over", 1])
-    ProjectionRunner(ledger, store, [current]).run()
+    ReadModelRunner(ledger, store, [current]).run()
     rows = store.query("SELECT case_id FROM {case_state}")
     assert len(rows) == 6
     assert "left-over" not in {row["case_id"] for row in rows}
@@ -259,9 +259,9 @@ def test_a_rebuild_by_another_runner_meanwhile_loses_nothing(
     lines = _population(40, seed=21)
     _import(ledger, lines)
     with read_models(database_url) as other:
-        rival = ProjectionRunner(ledger, other, all_projections(), page_size=500)
+        rival = ReadModelRunner(ledger, other, all_projections(), page_size=500)
         meanwhile = RebuildsMeanwhile(at=30, rebuild=rival.rebuild)
-        follower = ProjectionRunner(
+        follower = ReadModelRunner(
             ledger, store, [meanwhile, *all_projections()[1:]], page_size=20
         )
         follower.run()
@@ -270,7 +270,7 @@ def test_a_rebuild_by_another_runner_meanwhile_loses_nothing(
     assert len(rows["case_state"]) == 40
     assert len(rows["case_event"]) == len(lines)
     with read_models(database_url) as again:  # a clean rebuild of the same log, row for row
-        ProjectionRunner(ledger, again, all_projections()).rebuild()
+        ReadModelRunner(ledger, again, all_projections()).rebuild()
         assert dump(again, all_projections()) == rows
 
 
@@ -281,7 +281,7 @@ def test_sqlite_read_models_relax_sync_for_their_pages_only(tmp_path: Any) -> No
     with Ledger(url) as ledger:
         import_lines(ledger, numbered([json.dumps(x) for x in simulate(5, seed=3)]))
         with read_models(url) as store:
-            ProjectionRunner(ledger, store, all_projections()).run()
+            ReadModelRunner(ledger, store, all_projections()).run()
             datastore = store.datastore  # type: ignore[attr-defined]
             with datastore.get_connection(commit=True) as connection:
                 cursor = connection.cursor()

@@ -20,10 +20,10 @@ import httpx
 import psycopg
 import pytest
 
-from infra.readmodel import read_models
 from projections.catalogue import all_projections
-from projections.runner import ProjectionRunner
-from services.ledger import Ledger
+from projections.runner import ReadModelRunner
+from services.application.ledger import Ledger
+from services.schema import side_store as read_models
 from tests.processes import (
     LoadClient,
     Process,
@@ -82,7 +82,7 @@ def assert_read_models_converge(url: str, rebuilt_url: str, seconds: float = 60)
             time.sleep(0.3)
         behind = [p.name for p in projections if (store.position(p.tracking_name) or 0) < head]
         assert not behind, f"read models did not catch up: {behind}"
-        ProjectionRunner(ledger, fresh, projections).run()
+        ReadModelRunner(ledger, fresh, projections).run()
         for projection in projections:
             for table in projection.tables:
                 query = f"SELECT * FROM {{{table.name}}}"

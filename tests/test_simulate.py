@@ -10,14 +10,14 @@ import pytest
 
 from domain.kpi import Period
 from infra.headcount import parse_csv, store_headcount, workforce
-from infra.readmodel import read_models
 from projections.catalogue import all_projections
 from projections.reports import kpi_report
-from projections.runner import ProjectionRunner
+from projections.runner import ReadModelRunner
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
 from services.cli import main
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
-from services.simulate import SimulationParameters, headcount_rows, simulate_population
+from services.schema import side_store as read_models
+from services.tools.simulate import SimulationParameters, headcount_rows, simulate_population
 
 TODAY = date(2026, 11, 1)
 
@@ -41,7 +41,7 @@ def test_a_population_keeps_every_rule_and_has_realistic_rates(
     )
     with read_models(database_url) as store:
         store_headcount(store, parse_csv(csv_text))
-        ProjectionRunner(ledger, store, all_projections()).run()
+        ReadModelRunner(ledger, store, all_projections()).run()
         year = Period.parse("2025")
         frequencies = []
         for employer in ("ER00001", "ER00002", "ER00003", "ER00004"):

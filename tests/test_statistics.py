@@ -13,12 +13,13 @@ from uuid import uuid4
 import pytest
 
 from domain.outcomes import SecondTrackOutcome, outcome_history, outcome_on, trajectory_outcome
-from infra.readmodel import ReadModelStore, read_models
+from infra.readmodel import ReadModelStore
 from projections.catalogue import all_projections
 from projections.reports import deadline_report, sanction_report, second_track_report
-from projections.runner import ProjectionRunner
-from services.importer import import_lines, numbered
-from services.ledger import Ledger
+from projections.runner import ReadModelRunner
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
+from services.schema import side_store as read_models
 from tests.factories import line, report
 
 ON = date(2026, 11, 1)
@@ -153,7 +154,7 @@ def panteia_population(seed: int = 2016) -> list[dict[str, Any]]:
 def panteia(ledger: Ledger, database_url: str) -> Iterator[ReadModelStore]:
     import_lines(ledger, numbered([json.dumps(item) for item in panteia_population()]))
     with read_models(database_url) as store:
-        ProjectionRunner(ledger, store, all_projections(), page_size=300).run()
+        ReadModelRunner(ledger, store, all_projections(), page_size=300).run()
         yield store
 
 
@@ -224,7 +225,7 @@ def test_sanction_and_deadline_reports(ledger: Ledger, database_url: str) -> Non
 
     import_lines(ledger, numbered([json.dumps(x) for x in every_event_type()]))
     with read_models(database_url) as store:
-        ProjectionRunner(ledger, store, all_projections()).run()
+        ReadModelRunner(ledger, store, all_projections()).run()
         (year,) = sanction_report(store, ON)
         assert (year["imposed"], year["insufficient_efforts"], year["shortened"]) == (1, 1, 1)
         assert year["average_weeks"] == 10.0  # 26 weeks, shortened to 10 (factories)

@@ -11,8 +11,8 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from services.application.importer import import_lines, numbered
 from services.cli import main
-from services.importer import import_lines, numbered
 from tests.api_support import ADMIN, api, auth, token
 from tests.factories import jsonl, line, report
 from tests.test_statistics import PANTEIA_COUNTS, panteia_population

@@ -17,8 +17,8 @@ from eventsourcing.utils import get_topic
 
 from domain import events as ev
 from domain.interchange import parse_line, to_line
+from services.application.ledger import Ledger
 from services.cli import main
-from services.ledger import Ledger
 from tests.factories import import_via_cli, line, report
 
 D = date(2025, 2, 3)

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.api import pages, problems, routes
-from services.api.context import ApiContext, Settings
+from services.api.context import ApiContext
 from services.api.limits import BodyLimit
+from services.bootstrap import Settings
 
 DESCRIPTION = """\
 The re-integration ledger: every fact of a Dutch sickness-absence case under the

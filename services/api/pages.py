@@ -21,15 +21,19 @@ from domain import events as ev
 from domain.access import READS_CASES, Principal, default_employer, suppress_below
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
-from projections.deadlines import DeadlineQuery, find_deadlines
-from services.api import commands
 from services.api.auth import TokenError
 from services.api.context import ApiContext
-from services.api.problems import ProblemError, forbidden
-from services.api.routes import COOKIE, employer_scope
-from services.case_views import deadline_replay, timeline_view
-from services.ledger import UnknownCaseError
-from services.stats_views import report
+from services.api.problems import problem_for
+from services.api.routes import COOKIE
+from services.application import queries
+from services.application.case_views import timeline_view
+from services.application.errors import (
+    ApplicationError,
+    Forbidden,
+    NotYetBegunError,
+    UnknownCaseError,
+)
+from services.application.stats_views import statistics
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -141,24 +145,13 @@ def _deadline_rows(
     due_before: date | None,
     history: bool,
 ) -> list[Any]:
-    ctx = _ctx(request)
-    query = DeadlineQuery(
-        on=day,
-        employer_id=employer_scope(caller, employer, case_manager),
-        case_manager_id=case_manager,
-        due_before=due_before,
-        history=history,
-    )
-    ctx.refresh()
-
-    return find_deadlines(ctx.store, query, deadline_replay(ctx.ledger))
+    wanted = queries.DeadlineList(on=day, employer_id=employer, case_manager_id=case_manager,
+                                  due_before=due_before, history=history)  # fmt: skip
+    return queries.list_deadlines(_ctx(request), caller, wanted)
 
 
 def _employers(request: Request, caller: Principal) -> list[str]:
-    ctx = _ctx(request)
-    ctx.refresh()
-    rows = ctx.store.query("SELECT DISTINCT employer_id FROM {case_state} ORDER BY employer_id")
-    return [r["employer_id"] for r in rows if caller.serves(r["employer_id"])][:200]
+    return queries.employers_served(_ctx(request), caller)
 
 
 @dataclass(frozen=True)
@@ -208,17 +201,15 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
     if caller is None:
         return _login_page(request, "sign in to see a case")
     try:
-        case = commands.readable_case(_ctx(request), caller, case_id, "view case page")
-    except ProblemError as refused:
-        return _page(request, "refused.html", refused.problem.status, problem=refused.problem)
-    except UnknownCaseError as unknown:
-        return _not_found(request, str(unknown))
+        case = queries.readable_case(_ctx(request), caller, case_id, "view case page")
+    except (ApplicationError, UnknownCaseError) as refused:
+        return _refused(request, refused)
     day = on or date.today()
     if case.current.first_sick_day > day:
-        return _not_found(request, f"case {case_id} had not begun on {day.isoformat()}")
+        return _refused(request, NotYetBegunError(case_id, day))
     state = case.state(as_of=day)
     deadlines = case_deadlines(case.timeline(), day)
-    timeline = timeline_view(case, None, commands.medical_for(_ctx(request), caller, case))
+    timeline = timeline_view(case, None, queries.medical_for(_ctx(request), caller, case))
     for row in timeline:
         row["term"] = event_term(row["type"])
     return _page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),
@@ -226,9 +217,11 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
                  terms=DEADLINE_TERMS, day=day)  # fmt: skip
 
 
-def _not_found(request: Request, detail: str) -> HTMLResponse:
-    problem = ProblemError(404, "unknown-case", "No such case", detail).problem
-    return _page(request, "refused.html", 404, problem=problem)
+def _refused(request: Request, error: Exception) -> HTMLResponse:
+    """The page of an error, with the same problem as the API would answer."""
+    problem, _ = problem_for(error)
+    return _page(request, "refused.html", problem.status, problem=problem)
+
 
 
 @router.get("/ui/statistics", response_class=HTMLResponse)
@@ -236,25 +229,21 @@ def statistics_page(request: Request, on: date | None = None) -> HTMLResponse:
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in to see statistics")
-    ctx = _ctx(request)
-    ctx.refresh()
-    day = on or date.today()
-    hide = suppress_below(caller)
-    if caller.employers is not None:
-        return _page(request, "refused.html", 403, problem=forbidden(
-            "population statistics are not scoped to one employer", "poortwachter.md s5"
-        ).problem)  # fmt: skip
-    second = report(ctx.store, "second-track", day, by=["band"], suppress_below=hide)
+    ctx, day = _ctx(request), on or date.today()
+    try:
+        second = statistics(ctx, caller, "second-track", day, by=["band"])
+    except Forbidden as refused:
+        return _refused(request, refused)
     return _page(
         request,
         "statistics.html",
         day=day,
         second=second,
         bars=_outcome_bars(second),
-        sanctions=report(ctx.store, "sanctions", day, suppress_below=hide),
-        deadlines=report(ctx.store, "deadlines", day, suppress_below=hide),
+        sanctions=statistics(ctx, caller, "sanctions", day),
+        deadlines=statistics(ctx, caller, "deadlines", day),
         colours=OUTCOME_COLOURS,
-        small_group=hide,
+        small_group=suppress_below(caller),
     )
 
 

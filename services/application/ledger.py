@@ -1,0 +1,306 @@
+"""The ledger application: commands and queries over the event store.
+
+Thin by design (cosmicpython's service layer, eventsourcing's ``Application``):
+get the case, call one domain method, save. Rules live in ``domain``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+
+from domain import events as ev
+from domain.access import Principal, may_read_medical
+from domain.case import Case, record_fact
+from domain.interchange import InterchangeLine, event_fields, to_line
+from domain.privacy import Protection, protected_fields
+from domain.rules import ERASURE_ONLY_BY_COMMAND, RuleViolation, Violation
+from infra.config import database_url, eventsourcing_env
+from infra.keys import KeyRing
+from infra.log_consumer import NotificationLog
+from infra.mapper import PydanticMapper
+from infra.readmodel import ReadModelStore
+from infra.store import existing_aggregate_ids
+from services.schema import open_store
+
+
+class UnknownCaseError(LookupError):
+    def __init__(self, case_id: UUID) -> None:
+        super().__init__(f"case {case_id} does not exist")
+        self.case_id = case_id
+
+
+class DuplicateEventError(ValueError):
+    """An event id that is already stored names different content."""
+
+
+class VersionConflictError(RuntimeError):
+    """The case is not at the version the writer expected (someone else wrote first)."""
+
+    def __init__(self, case_id: UUID, expected: int | None, current: int) -> None:
+        wanted = f"version {expected}" if expected is not None else "the version it read"
+        super().__init__(f"case {case_id} is at version {current}, not {wanted}")
+        self.case_id, self.expected, self.current = case_id, expected, current
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The outcome of offering one event: appended, or already there (idempotent)."""
+
+    event: ev.CaseEvent
+    duplicate: bool
+
+
+class Ledger(Application[UUID]):
+    """The re-integration ledger over one event store.
+
+    Personal and medical fields are stored sealed with the employee's keys
+    (``infra.keys``). ``protect=False`` stores them in plain text; it exists only so
+    that ``bench/`` can measure what the protection costs.
+    """
+
+    name = "Ledger"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        protect: bool = True,
+        store: ReadModelStore | None = None,
+    ) -> None:
+        """``store`` is the side store holding the keys (``services.bootstrap`` passes the
+        one it opened); without one the ledger opens, migrates and closes its own."""
+        self.database_url = url or database_url()
+        self.keys: KeyRing | None = None
+        self._own_store: ReadModelStore | None = None
+        if protect:
+            if store is None:
+                store = self._own_store = open_store(self.database_url)
+            self.keys = KeyRing.load(store)
+        super().__init__({**eventsourcing_env(self.database_url), **(env or {})})
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        mapper = self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=PydanticMapper
+        )
+        assert isinstance(mapper, PydanticMapper)
+        mapper.keyring = self.keys
+        return cast(Mapper[UUID], mapper)
+
+    def close(self) -> None:
+        if self._own_store is not None:
+            self._own_store.close()
+        super().close()
+
+    def subject_of(
+        self, line: InterchangeLine, known: dict[str, UUID] | None = None
+    ) -> UUID | None:
+        """The employee's subject, for a sickness report (created on first use);
+        ``known`` holds subjects looked up in bulk (``subjects_of``)."""
+        employee = _reported_employee(line)
+        if self.keys is None or employee is None:
+            return None
+        if known is not None and employee in known:
+            return known[employee]
+        return self.keys.subject_for(employee)
+
+    def subjects_of(self, lines: Sequence[InterchangeLine]) -> dict[str, UUID]:
+        """The subjects of every employee reported sick in ``lines``, in a few statements."""
+        if self.keys is None:
+            return {}
+        employees = [e for e in map(_reported_employee, lines) if e is not None]
+        return self.keys.subjects_for(employees) if employees else {}
+
+    # --- commands ---------------------------------------------------------
+
+    def append(self, line: InterchangeLine, expected_version: int | None = None) -> Appended:
+        """Record one interchange event; a repeated ``event_id`` appends nothing.
+
+        With ``expected_version`` the case must be at that version (0: must not exist);
+        a concurrent writer that saved first also raises ``VersionConflictError``.
+        """
+        if self.keys is not None:
+            self.keys.refresh()  # an erasure by another process counts at once
+        case = self.find_case(line.case_id)
+        if case is not None and line.event_id in case.events_by_id:
+            return Appended(self.same_as_stored(case, line), duplicate=True)
+        current = case.version if case is not None else 0
+        if expected_version is not None and expected_version != current:
+            raise VersionConflictError(line.case_id, expected_version, current)
+        case = offer(case, line, self.subject_of(line))
+        try:
+            self.save(case)
+        except IntegrityError:
+            latest = self.find_case(line.case_id)
+            raise VersionConflictError(
+                line.case_id, expected_version, latest.version if latest else 0
+            ) from None
+        return Appended(case.events_by_id[line.event_id], duplicate=False)
+
+    def append_retrying(self, line: InterchangeLine, attempts: int = 5) -> Appended:
+        """``append``, reading the case again when another writer saved first."""
+        for attempt in range(attempts):
+            try:
+                return self.append(line)
+            except VersionConflictError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def open_new_files(self, events: Sequence[ev.CaseEvent]) -> dict[UUID, str]:
+        """Open the keys of the files these events' sickness reports start, in one statement;
+        the token of each key row this call created (``drop_unwritten_files``)."""
+        if self.keys is None:
+            return {}
+        self.keys.refresh()
+        return self.keys.open_files([
+            (e.originator_id, e.subject_id)
+            for e in events
+            if isinstance(e, ev.SicknessReported) and e.subject_id is not None
+        ])  # fmt: skip
+
+    def seal(self, events: Sequence[ev.CaseEvent]) -> list[StoredEvent]:
+        """The events as they will be stored (protected fields sealed), written later by
+        ``write_sealed``. Open new files first with ``open_new_files`` (one statement);
+        else the mapper opens each file as it seals its report."""
+        return [self.mapper.to_stored_event(event) for event in events]
+
+    def write_sealed(self, stored: Sequence[StoredEvent]) -> None:
+        """Store sealed events exactly in the given order, in one transaction."""
+        self.recorder.insert_events(stored)
+
+    def drop_unwritten_files(self, opened: Sequence[tuple[UUID, str]]) -> None:
+        """Take back the key rows a refused import created for files it never wrote."""
+        if self.keys is None or not opened:
+            return
+        written = self.existing_case_ids([case_id for case_id, _ in opened])
+        self.keys.drop_unused_files([pair for pair in opened if pair[0] not in written])
+
+    # --- queries ----------------------------------------------------------
+
+    def get_case(self, case_id: UUID) -> Case:
+        case = self.find_case(case_id)
+        if case is None:
+            raise UnknownCaseError(case_id)
+        return case
+
+    def find_case(self, case_id: UUID) -> Case | None:
+        try:
+            return cast(Case, self.repository.get(case_id))
+        except AggregateNotFoundError:
+            return None
+
+    def existing_case_ids(self, case_ids: Sequence[UUID]) -> set[UUID]:
+        return existing_aggregate_ids(self.recorder, case_ids)
+
+    @property
+    def notifications(self) -> NotificationLog:
+        """The notification log, read in pages (``infra.log_consumer``)."""
+        return NotificationLog(self.recorder, self.mapper)
+
+    def stored_events(self, batch_size: int = 1000) -> Iterator[ev.CaseEvent]:
+        """Every stored event in store (notification) order, tolerating id gaps."""
+        return self.notifications.events(page_size=batch_size)
+
+    def employee_ids(self, case_ids: Sequence[UUID]) -> dict[UUID, str | ev.Withheld]:
+        """Each case's employee id, read from its sealed sickness report (read models keep
+        none): the value, or withheld once erased."""
+        found: dict[UUID, str | ev.Withheld] = {}
+        for case_id in case_ids:
+            first = self.recorder.select_events(case_id, lte=1)
+            if first:
+                report = self.mapper.to_domain_event(first[0])
+                assert isinstance(report, ev.SicknessReported)
+                found[case_id] = report.employee_id
+        return found
+
+    def same_as_stored(self, case: Case, line: InterchangeLine) -> ev.CaseEvent:
+        """``same_as_stored``, comparing a withheld medical field with its sealed value. The
+        answer (same or not) goes to a writer who holds the text already."""
+        stored = case.events_by_id[line.event_id]
+        medical = None
+        if self.keys is not None and Protection.MEDICAL in protected_fields(type(stored)).values():
+            medical = self._medical_fields(case.id).get(stored.event_id)
+        return same_as_stored(case, line, medical)
+
+    def medical_fields(self, case_id: UUID, principal: Principal) -> dict[UUID, dict[str, Any]]:
+        """The opened medical fields of a case by event id: for the occupational physician
+        only (rules reference section 5); erased ones stay withheld."""
+        decision = may_read_medical(principal)
+        if not decision:
+            raise PermissionError(decision.reason)
+        return self._medical_fields(case_id)
+
+    def _medical_fields(self, case_id: UUID) -> dict[UUID, dict[str, Any]]:
+        opened: dict[UUID, dict[str, Any]] = {}
+        mapper = cast(PydanticMapper, self.mapper)
+        for stored in self.recorder.select_events(case_id):
+            event_class = ev.CATALOGUE.get(stored.topic.rsplit(":", 1)[-1])
+            fields = protected_fields(event_class) if event_class else {}
+            medical = [name for name, kind in fields.items() if kind is Protection.MEDICAL]
+            if not medical or mapper.keyring is None:
+                continue
+            state = mapper.open_fields(stored, mapper.decode_state(stored), medical=True)
+            opened[UUID(state["event_id"])] = {name: state.get(name) for name in medical}
+        return opened
+
+    def export(self, case_id: UUID | None = None) -> Iterator[dict[str, Any]]:
+        """Interchange objects: one case's events by version, or all in store order."""
+        events = self.get_case(case_id).history if case_id else self.stored_events()
+        for event in events:
+            yield to_line(event)
+
+
+def _reported_employee(line: InterchangeLine) -> str | None:
+    employee = getattr(line.data, "employee_id", None)
+    return employee if line.type == "SicknessReported" and isinstance(employee, str) else None
+
+
+def offer(case: Case | None, line: InterchangeLine, subject_id: UUID | None = None) -> Case:
+    """Apply an interchange line to its case (new when ``case`` is None); a sickness
+    report gets the ledger's ``subject_id`` of its employee."""
+    event_class = ev.CATALOGUE[line.type]
+    if event_class is ev.PersonalDataErased:
+        raise RuleViolation(
+            Violation(ERASURE_ONLY_BY_COMMAND, "use `ledger erase`", "type", line.event_id)
+        )
+    fields = event_fields(line)
+    if event_class is ev.SicknessReported:
+        fields["subject_id"] = subject_id
+    return record_fact(case, line.case_id, event_class, **fields)
+
+
+def same_as_stored(
+    case: Case, line: InterchangeLine, medical: dict[str, Any] | None = None
+) -> ev.CaseEvent:
+    """The stored event with this line's id, if the line says the same; else raise.
+    ``medical`` holds the stored event's opened medical fields, to compare with."""
+    stored = case.events_by_id[line.event_id]
+    offered: dict[str, Any] = {
+        "type": line.type,
+        "occurred_on": line.occurred_on.isoformat(),
+        "actor": line.actor.model_dump(mode="json"),
+        "data": line.data.model_dump(mode="json"),
+    }
+    known = to_line(stored)
+    known["data"].update(medical or {})
+    for name, value in known["data"].items():  # an erased value cannot be compared
+        if value == {"withheld": "erased"} and name in offered["data"]:
+            offered["data"][name] = value
+    if line.recorded_at is not None:
+        offered["recorded_at"] = line.recorded_at
+        known["recorded_at"] = stored.recorded_at
+    differs = sorted(key for key, value in offered.items() if known[key] != value)
+    if differs:
+        raise DuplicateEventError(
+            f"event_id {line.event_id} is already stored with different {', '.join(differs)} "
+            f"({stored.type} on {stored.occurred_on}); use a new event_id, "
+            "or EventCorrected to correct the stored event"
+        )
+    return stored

@@ -1,0 +1,167 @@
+"""Reading the ledger for a caller: cases, their deadlines, lists across cases, the
+export, the access log, readiness. Each function checks what the caller may see
+(``domain.access``), records reads of a case for the reviewer, and returns plain values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from domain.access import (
+    READS_ACCESS_LOG,
+    READS_CASES,
+    Principal,
+    Role,
+    default_employer,
+    may_export,
+    may_list_deadlines,
+    may_read_access_log,
+    may_read_case,
+    may_read_medical,
+)
+from domain.case import Case
+from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
+from domain.interchange import dumps_line
+from infra.kafka import feed_status
+from infra.service_tables import access_log, record_access
+from projections.case_state import employer_ids
+from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
+from services.application.case_views import Medical, deadline_replay
+from services.application.context import Context
+from services.application.errors import Forbidden, InvalidRequest, Issue, NotReady
+
+S5 = "poortwachter.md s5"
+# The local operator of the ``ledger`` command: it runs on the database itself.
+OPERATOR = Principal("ledger-cli", Role.ADMIN)
+
+
+def readable_case(ctx: Context, principal: Principal, case_id: UUID, action: str) -> Case:
+    """The case, if ``principal`` may read it; the read is recorded for the reviewer."""
+    if principal.role not in READS_CASES:  # before looking: not even whether it exists
+        raise Forbidden("analysts see statistics only, never a case", S5)
+    case = ctx.ledger.get_case(case_id)
+    Forbidden.unless(may_read_case(principal, case.current.employer_id))
+    record_access(ctx.store, principal.subject, principal.role.value, case_id, action)
+    return case
+
+
+def medical_for(ctx: Context, principal: Principal, case: Case) -> Medical | None:
+    """The case's medical fields opened, for the occupational physician only (s5)."""
+    if not may_read_medical(principal):
+        return None
+    return ctx.ledger.medical_fields(case.id, principal)
+
+
+def aware(value: datetime | None, name: str = "known_at") -> datetime | None:
+    """A knowledge time must say its UTC offset, or it means different moments."""
+    if value is not None and value.tzinfo is None:
+        raise InvalidRequest(
+            f"{name} needs a UTC offset, e.g. 2026-04-01T00:00:00+02:00",
+            [Issue(name, "needs a UTC offset")],
+        )
+    return value
+
+
+def case_deadlines_of(
+    ctx: Context, principal: Principal, case_id: UUID, on: date, known_at: datetime | None
+) -> list[dict[str, Any]]:
+    case = readable_case(ctx, principal, case_id, "read deadlines")
+    timeline = case.timeline(known_at=aware(known_at))
+    return [{"case_id": str(case_id), **d.to_json()} for d in case_deadlines(timeline, on)]
+
+
+def access_log_of(ctx: Context, principal: Principal, case_id: UUID) -> list[dict[str, Any]]:
+    """Who read this case and when (UWV reviewers and admins)."""
+    if principal.role not in READS_ACCESS_LOG:
+        raise Forbidden("the access log is for UWV reviewers and admins", S5)
+    case = ctx.ledger.get_case(case_id)
+    Forbidden.unless(may_read_access_log(principal, case.current.employer_id))
+    return access_log(ctx.store, case_id)
+
+
+@dataclass(frozen=True)
+class DeadlineList:
+    """Which deadlines to list across cases, as of ``on``; ``history`` adds ended files."""
+
+    on: date
+    employer_id: str | None = None
+    case_manager_id: str | None = None
+    status: DeadlineStatus | None = None
+    due_before: date | None = None
+    became_overdue: bool = False
+    limit: int | None = None
+    history: bool = False
+
+
+def deadline_scope(
+    principal: Principal, employer: str | None, case_manager: str | None
+) -> str | None:
+    """The employer of a deadline list, if the caller may list it (rules in domain.access)."""
+    employer = default_employer(principal, employer)
+    Forbidden.unless(may_list_deadlines(principal, employer))
+    if employer is None and case_manager is None:
+        raise InvalidRequest(
+            "pass employer= or case_manager= (or both)",
+            [Issue("employer", "employer or case_manager is required")],
+        )
+    return employer
+
+
+def list_deadlines(ctx: Context, principal: Principal, wanted: DeadlineList) -> list[CaseDeadline]:
+    """The deadlines of the caller's running files (or all, with ``history``), by due
+    date, from the deadline view brought up to the log first."""
+    query = DeadlineQuery(
+        on=wanted.on,
+        employer_id=deadline_scope(principal, wanted.employer_id, wanted.case_manager_id),
+        case_manager_id=wanted.case_manager_id,
+        status=wanted.status,
+        due_before=wanted.due_before,
+        became_overdue=wanted.became_overdue,
+        limit=wanted.limit,
+        history=wanted.history,
+    )
+    ctx.catch_up()
+    return find_deadlines(ctx.store, query, deadline_replay(ctx.ledger))
+
+
+def matches(wanted: DeadlineList, deadline: Deadline) -> bool:
+    """Whether one case's deadline belongs in the list (a single case: every deadline)."""
+    query = DeadlineQuery(on=wanted.on, status=wanted.status, due_before=wanted.due_before,
+                          became_overdue=wanted.became_overdue, history=True)  # fmt: skip
+    return query.matches(CaseDeadline(UUID(int=0), deadline))
+
+
+def employers_served(ctx: Context, principal: Principal, limit: int = 200) -> list[str]:
+    """The employers with cases that the caller serves, for choosing one."""
+    ctx.catch_up()
+    return [e for e in employer_ids(ctx.store) if principal.serves(e)][:limit]
+
+
+def export_lines(ctx: Context, principal: Principal) -> Iterator[str]:
+    """Every stored event as an interchange line, in store order; the export is logged."""
+    Forbidden.unless(may_export(principal))
+    record_access(ctx.store, principal.subject, principal.role.value, None, "export")
+    return (dumps_line(event) + "\n" for event in ctx.ledger.stored_events())
+
+
+@dataclass(frozen=True)
+class Readiness:
+    head: int
+    behind: dict[str, int]
+    feed: list[dict[str, Any]]
+
+
+def readiness(
+    ctx: Context, head: int, positions: dict[str, int | None], max_lag: int
+) -> Readiness:
+    """Ready when every read model is within ``max_lag`` of the log's ``head``. The feed is
+    reported, never a reason to refuse traffic: Kafka must not block writes."""
+    behind = {name: head - (pos or 0) for name, pos in positions.items()}
+    worst = max(behind.values(), default=0)
+    if worst > max_lag:
+        raise NotReady("Read models are behind", f"{worst} notifications behind (bound {max_lag})")
+    return Readiness(head, behind, feed_status(ctx.store))

@@ -1,0 +1,144 @@
+"""``ledger project``: keep the read models up to date, rebuild them, show their lag."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from services.application.read_models import (
+    SCALE_OUT,
+    Progress,
+    ReadModelRunner,
+    RunSummary,
+    chosen,
+    scale_out,
+)
+from services.cli.common import Commands, add_json, command, runtime, stop_on_signals
+
+
+def register(commands: Commands) -> None:
+    p = command(
+        commands, "project", cmd_project,
+        help="update, rebuild or follow the read models",
+        description="Apply new events from the ledger's log to the read models (case state,\n"
+        "deadlines, event index, statistics). Each page of events is written with the\n"
+        "position it reached in one transaction, so an interrupted run resumes where it\n"
+        "stopped. --rebuild empties the read models and replays the whole log; --follow\n"
+        "keeps running and applies new events as they arrive (stop with Ctrl-C or\n"
+        "SIGTERM). --source kafka runs a scale-out worker of the "
+        f"{' and '.join(SCALE_OUT)}\nread models in consumer group --group: start several; "
+        "each owns some partitions.",
+        examples=["ledger project", "ledger project --rebuild",
+                  "ledger project --follow --poll 0.5", "ledger project --status --json"],
+    )  # fmt: skip
+    p.add_argument("--rebuild", action="store_true", help="replay the whole log from zero")
+    p.add_argument("--follow", action="store_true", help="keep running; apply new events")
+    p.add_argument("--status", action="store_true", help="show positions and lag, change nothing")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="only these read models")
+    p.add_argument(
+        "--page-size", type=int, default=5000, help="events per transaction (default 5000)"
+    )
+    p.add_argument("--poll", type=float, default=1.0, help="seconds between polls (--follow)")
+    add_json(p, "print JSON summaries")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
+    p.add_argument("--source", choices=["log", "kafka"], default="log",
+                   help="kafka: run as a scale-out worker reading the feed topic")  # fmt: skip
+    p.add_argument("--group", default="ledger-projections", help="kafka consumer group")
+
+
+class _Reporter:
+    """Progress on stderr, at most once a second, and always for the last page."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        self.label, self.quiet, self.last = label, quiet, 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if self.quiet or (now - self.last < 1.0 and progress.position < progress.head):
+            return
+        self.last = now
+        share = 100.0 * progress.position / progress.head if progress.head else 100.0
+        print(
+            f"{self.label}: notification {progress.position:,}/{progress.head:,} ({share:.1f} %), "
+            f"{progress.events:,} events, {progress.rate:,.0f} events/s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def cmd_project(args: argparse.Namespace) -> int:
+    if args.source == "kafka":
+        return _kafka_worker(args)
+    projections = chosen(args.only)
+    with runtime() as rt:
+        runner = rt.runner(projections, page_size=args.page_size)
+        if args.status:
+            return _status(runner, as_json=args.json)
+        reporter = _Reporter("rebuild" if args.rebuild else "project", args.quiet)
+        summary = runner.rebuild(reporter) if args.rebuild else runner.run(reporter)
+        _summary(summary, as_json=args.json)
+        if args.follow:
+            _follow(runner, args)
+    return 0
+
+
+def _kafka_worker(args: argparse.Namespace) -> int:
+    projections = scale_out(args.only)
+    stop = stop_on_signals()
+    with runtime() as rt:
+        worker = rt.kafka_worker(projections, args.group)
+        print(f"worker in group {args.group} on {worker.settings.topic}; Ctrl-C stops",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+        def report(batch: Any) -> None:
+            if not args.quiet:
+                print(json.dumps(vars(batch)), flush=True)
+
+        try:
+            worker.run(stop, report)
+        finally:
+            worker.close()
+    return 0
+
+
+def _status(runner: ReadModelRunner, *, as_json: bool) -> int:
+    head = runner.head()
+    rows = [
+        {"projection": name, "position": pos, "head": head, "behind": head - (pos or 0)}
+        for name, pos in runner.positions().items()
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(
+                f"{row['projection']:12}  at {row['position'] or 0:,} of {head:,}  "
+                f"({row['behind']:,} notification ids behind)"
+            )
+    return 0
+
+
+def _summary(summary: RunSummary, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"positions": summary.positions, "events": summary.events,
+                          "seconds": round(summary.seconds, 3)}), flush=True)  # fmt: skip
+        return
+    rate = summary.events / summary.seconds if summary.seconds > 0 else 0.0
+    names = ", ".join(summary.positions)
+    position = max((p or 0 for p in summary.positions.values()), default=0)
+    print(
+        f"{names}: at notification {position:,}; applied {summary.events:,} events "
+        f"in {summary.seconds:.2f}s ({rate:,.0f} events/s)",
+        flush=True,
+    )
+
+
+def _follow(runner: ReadModelRunner, args: argparse.Namespace) -> None:
+    stop = stop_on_signals()
+    print(f"following the log every {args.poll}s; Ctrl-C to stop", file=sys.stderr, flush=True)
+    runner.follow_runs(stop, poll_seconds=args.poll,
+                       on_run=lambda s: _summary(s, as_json=args.json))  # fmt: skip
+    print("stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,122 @@
+"""``ledger simulate`` and ``ledger demo``: generated cases, for trying the ledger out and
+for the benchmarks (the simulator lives in ``services.tools``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from uuid import UUID
+
+from domain.case import Case
+from services.application.importer import import_lines, numbered
+from services.cli.cases import case_text
+from services.cli.common import Commands, command, runtime
+from services.tools.simulate import (
+    DEFAULTS,
+    WORKFORCE,
+    headcount_rows,
+    simulate,
+    simulate_population,
+)
+
+
+def register(commands: Commands) -> None:
+    p = command(
+        commands, "simulate", cmd_simulate,
+        help="generate realistic cases as JSON Lines",
+        description="Write generated cases to standard output: mostly short absences, some\n"
+        "long cases with second track, sanctions, relapses and corrections.\n"
+        "With --employees: a whole workforce (--employers x --employees people over\n"
+        "--years), each falling ill at the rate in services/tools/simulate.py\n"
+        "(SimulationParameters); --headcount writes the matching headcount CSV.\n"
+        "The same seed gives the same output.",
+        examples=[
+            "ledger simulate --cases 20000 --seed 7 > cases.jsonl",
+            "ledger simulate --employers 50 --employees 200 --years 3 --seed 7 \\\n"
+            "      --headcount headcount.csv > population.jsonl",
+            "ledger simulate --employers 50 --employees 200 --years 3 --second-track-start-week 8",
+        ],
+    )  # fmt: skip
+    p.add_argument("--cases", type=int, default=100, help="number of cases (default 100)")
+    p.add_argument("--employers", type=int, default=200, help="number of employers")
+    p.add_argument("--employees", type=int, help="people per employer: simulate a workforce")
+    p.add_argument("--years", type=int, default=2, help="workforce: years simulated (default 2)")
+    p.add_argument("--second-track-start-week", type=int, metavar="W",
+                   help="start every second track in week W of sickness")  # fmt: skip
+    p.add_argument("--headcount", type=Path, metavar="FILE", help="workforce: write headcounts")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2023, 1, 2),
+        help="earliest first sick day (default 2023-01-02)",
+    )
+    p.add_argument(
+        "--today", type=date.fromisoformat, help="last day of simulated events (default yesterday)"
+    )
+
+    p = command(
+        commands, "demo", cmd_demo,
+        help="load demo cases and show what the ledger holds",
+        description="Import a fixed set of simulated cases (idempotent) and print an overview.",
+        examples=["ledger demo --cases 300"],
+    )  # fmt: skip
+    p.add_argument("--cases", type=int, default=300)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    base = DEFAULTS if args.employees is None else WORKFORCE
+    params = replace(base, second_track_start_week=args.second_track_start_week)
+    today = args.today or date.today() - timedelta(days=1)
+    if args.employees is None:
+        lines = simulate(args.cases, seed=args.seed, start=args.start, today=today,
+                         employers=args.employers, params=params)  # fmt: skip
+    else:
+        lines = simulate_population(args.employers, args.employees, args.years, seed=args.seed,
+                                    today=today, params=params)  # fmt: skip
+        if args.headcount:
+            rows = headcount_rows(args.employers, args.employees, args.years, today, params)
+            args.headcount.write_text(
+                "employer_id,period,headcount,part_time_factor\n"
+                + "".join(
+                    f"{r['employer_id']},{r['period']},{r['headcount']},{r['part_time_factor']}\n"
+                    for r in rows
+                )
+            )
+    for line in lines:
+        out.write(json.dumps(line, separators=(",", ":")) + "\n")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    lines = list(numbered(json.dumps(line) for line in simulate(args.cases, seed=2026)))
+    with runtime() as rt:
+        summary = import_lines(rt.ledger, lines)
+        cases = [rt.ledger.get_case(case_id) for case_id in _case_ids(lines)]
+        print(f"ledger: {rt.ledger.database_url}")
+        print(f"demo import: {summary.appended:,} new events, {summary.duplicates:,} already there")
+        _overview(cases)
+    return 0
+
+
+def _case_ids(lines: Sequence[tuple[int, bytes | str]]) -> list[UUID]:
+    return list(dict.fromkeys(UUID(json.loads(text)["case_id"]) for _, text in lines))
+
+
+def _overview(cases: Sequence[Case]) -> None:
+    today = date.today()
+    states = [case.state(as_of=today) for case in cases]
+    by_status: dict[str, int] = {}
+    for state in states:
+        by_status[state.status.value] = by_status.get(state.status.value, 0) + 1
+    print(f"{len(cases)} cases: " + ", ".join(f"{n} {k}" for k, n in sorted(by_status.items())))
+    longest = max(cases, key=lambda case: len(case.history))
+    print(f"\nthe longest file ({len(longest.history)} events):\n")
+    print(case_text(longest, today, None))
+    print(f"\nnext: ledger case {longest.id} --json | ledger export --case {longest.id}")
