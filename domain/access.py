@@ -95,7 +95,7 @@ _PHYSICIAN: frozenset[type[ev.CaseEvent]] = frozenset(
         ev.PlanEvaluated,
         ev.FinalEvaluationCompleted,
         ev.CurrentOpinionIssued,
-        ev.PregnancyRelatedSicknessEstablished,  # a cause of the sickness: never the employer
+        ev.SafetyNetPeriodEstablished,  # a ground only the physician may know (s5)
         ev.MedicalNoteRecorded,
     }
 )
@@ -118,7 +118,8 @@ _ADMINISTRATOR: frozenset[type[ev.CaseEvent]] = (
     - {
         ev.PersonalDataErased,
         ev.MedicalNoteRecorded,  # the physician's own notes
-        ev.PregnancyRelatedSicknessEstablished,  # the physician's judgement of a cause
+        ev.SafetyNetPeriodEstablished,  # the physician's judgements
+        ev.CurrentOpinionIssued,
     }
     - UWV_DECISIONS
 )
@@ -138,7 +139,9 @@ IDENTITY_FIELDS = frozenset({"employer_id", "employee_id"})
 READS_CASES: frozenset[Role] = frozenset(Role) - {Role.ANALYST}
 READS_ACCESS_LOG: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 EXPORTS: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
-IMPORTS: frozenset[Role] = frozenset({Role.ADMIN})
+# Who posts files: an admin, and UWV its own decisions; each line is still judged against
+# what the caller may record (a whole export is restored with ``ledger import``).
+IMPORTS: frozenset[Role] = frozenset({Role.ADMIN, Role.UWV})
 READS_STATISTICS: frozenset[Role] = frozenset(Role)
 # Medical data only reachable by the occupational physician (s5).
 READS_MEDICAL: frozenset[Role] = frozenset({Role.OCCUPATIONAL_PHYSICIAN})

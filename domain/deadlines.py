@@ -62,7 +62,7 @@ class Deadline:
     days_late: int | None
     rule: str
     rule_set: str
-    file_ended_on: date | None = None  # the file closed or recovered: nothing is left to do
+    file_ended_on: date | None = None  # the last day of a file that ended: nothing is left
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -111,25 +111,29 @@ def _standard_notification(state: CaseState) -> date:
 
 
 def _safety_net_notification(state: CaseState) -> date | None:
-    """The ledger may know only *that* a safety-net provision applies (s5), so it takes
-    the earliest period among the safety-net groups: the 4th sick day."""
-    return state.clock.sick_day(4) if state.safety_net else None
+    """The employer may know only *that* a safety-net provision applies (s5), so without
+    the physician's period the ledger takes the earliest of the groups: the 4th sick day."""
+    known = state.safety_net_period is not None  # the physician's period says more
+    return state.clock.sick_day(4) if state.safety_net and not known else None
 
 
-def _pregnancy_six_weeks(state: CaseState) -> date | None:
-    if state.pregnancy is None or state.pregnancy_established_on is None:
+def _six_weeks(state: CaseState) -> date | None:
+    """Within 6 weeks of the first sick day; established later, at once."""
+    if state.safety_net_period is not ev.SafetyNetPeriod.WITHIN_SIX_WEEKS:
         return None
-    return max(state.clock.end_of_week(6), state.pregnancy_established_on)
+    assert state.safety_net_established_on is not None
+    return max(state.clock.end_of_week(6), state.safety_net_established_on)
 
 
-def _pregnancy_four_days(state: CaseState) -> date | None:
-    """By the 4th sick day; learnt only after it, 4 days counting the day it became clear
-    (the earlier date when in doubt: a reminder too early costs nothing, a late one a fine)."""
-    if state.pregnancy in (None, ev.PregnancyTiming.BEFORE_LEAVE):
+def _fourth_sick_day(state: CaseState) -> date | None:
+    """By the 4th sick day; established only after it, 4 days counting the day it became
+    clear (the earlier date when in doubt: a reminder too early costs nothing, a late
+    notification a fine)."""
+    if state.safety_net_period is not ev.SafetyNetPeriod.BY_FOURTH_SICK_DAY:
         return None
-    assert state.pregnancy_established_on is not None
+    assert state.safety_net_established_on is not None
     fourth = state.clock.sick_day(4)
-    known = state.pregnancy_established_on
+    known = state.safety_net_established_on
     return fourth if known <= fourth else known + timedelta(days=3)
 
 
@@ -146,47 +150,34 @@ STANDARD_NOTIFICATION = NotificationPeriod(
     "by the first working day after week 42 (uwv.nl, 'Ziek melden bij UWV'; working days "
     "under the Algemene termijnenwet)",
 )  # fmt: skip
+# The texts below are what every role reads: they name the period, never the provision.
+SIX_WEEKS_NOTIFICATION = NotificationPeriod(
+    "vangnet, 6 weken", _six_weeks,
+    "a safety-net provision applies (established by the occupational physician): within 6 "
+    "weeks of the first sick day (domain/poortwachter-additions.md)",
+)  # fmt: skip
+FOURTH_DAY_NOTIFICATION = NotificationPeriod(
+    "vangnet, 4e ziektedag", _fourth_sick_day,
+    "a safety-net provision applies (established by the occupational physician): by the 4th "
+    "sick day, or 4 days after it became clear (domain/poortwachter-additions.md)",
+)  # fmt: skip
 SAFETY_NET_NOTIFICATION = NotificationPeriod(
     "vangnet", _safety_net_notification,
-    "safety net (vangnet): the earliest of the groups' periods, the 4th sick day "
-    "(fictitious employment; brightmine.com, 'Ziekmelding bij UWV'), since the ledger may "
-    "not know which provision applies (poortwachter.md s5)",
+    "a safety-net provision applies (reported by the employer, which may not know which): "
+    "the earliest period of the safety-net groups, the 4th sick day "
+    "(domain/poortwachter-additions.md)",
 )  # fmt: skip
 EMPLOYMENT_ENDS_NOTIFICATION = NotificationPeriod(
     "einde dienstverband", _employment_ends,
     "employment ending before week 42: on the last working day (uwv.nl, 'Ziek melden bij "
     "UWV')",
 )  # fmt: skip
-PREGNANCY_SIX_WEEKS = NotificationPeriod(
-    "zwangerschap", _pregnancy_six_weeks,
-    "sick through pregnancy or childbirth: within 6 weeks of the first sick day (uwv.nl, "
-    "'Ziek voor de verlofperiode')",
-)  # fmt: skip
-PREGNANCY_FOUR_DAYS = NotificationPeriod(
-    "zwangerschap, flexibilisering of na verlof", _pregnancy_four_days,
-    "sick in the flexibilisation period or through pregnancy after the leave: by the 4th "
-    "sick day, or 4 days after it became clear (since 1 January 2012; rendement.nl 2012 and "
-    "2019)",
-)  # fmt: skip
-
-
-def _only_six_weeks(state: CaseState) -> date | None:
-    """Before 2012 every pregnancy-related sickness had the 6 weeks (rendement.nl 2012)."""
-    return _pregnancy_six_weeks(state)
-
-
-NOTIFICATION_PERIODS_2002: tuple[NotificationPeriod, ...] = (
+NOTIFICATION_PERIODS: tuple[NotificationPeriod, ...] = (
     STANDARD_NOTIFICATION,
+    SIX_WEEKS_NOTIFICATION,
+    FOURTH_DAY_NOTIFICATION,
     SAFETY_NET_NOTIFICATION,
     EMPLOYMENT_ENDS_NOTIFICATION,
-    NotificationPeriod("zwangerschap", _only_six_weeks, PREGNANCY_SIX_WEEKS.source),
-)
-NOTIFICATION_PERIODS_2012: tuple[NotificationPeriod, ...] = (
-    STANDARD_NOTIFICATION,
-    SAFETY_NET_NOTIFICATION,
-    EMPLOYMENT_ENDS_NOTIFICATION,
-    PREGNANCY_SIX_WEEKS,
-    PREGNANCY_FOUR_DAYS,
 )
 
 
@@ -221,7 +212,8 @@ def _wia_due(state: CaseState) -> date:
 def _report_due(state: CaseState) -> date:
     """The RIV goes with the WIA application: within 1 day of it, by week 93 at the latest."""
     applied = _first(state, ev.WIAApplied)
-    return _wia_due(state) if applied is None else applied + timedelta(days=1)
+    due = _wia_due(state)
+    return due if applied is None else min(applied + timedelta(days=1), due)
 
 
 def _poortwachter_rules(notification: DeadlineRule) -> tuple[DeadlineRule, ...]:
@@ -297,17 +289,10 @@ def _poortwachter_rules(notification: DeadlineRule) -> tuple[DeadlineRule, ...]:
 POORTWACHTER_2002 = RuleSet(
     name="poortwachter-2002",
     effective_from=date(2002, 4, 1),
-    rules=_poortwachter_rules(_notification_rule(NOTIFICATION_PERIODS_2002)),
-)
-# 1 January 2012: sickness in the flexibilisation period or after the leave is notified by
-# the 4th sick day (rendement.nl, "Zwangere werkneemster eerder ziek melden", 2012).
-POORTWACHTER_2012 = RuleSet(
-    name="poortwachter-2012",
-    effective_from=date(2012, 1, 1),
-    rules=_poortwachter_rules(_notification_rule(NOTIFICATION_PERIODS_2012)),
+    rules=_poortwachter_rules(_notification_rule(NOTIFICATION_PERIODS)),
 )
 
-RULE_SETS: tuple[RuleSet, ...] = (POORTWACHTER_2002, POORTWACHTER_2012)
+RULE_SETS: tuple[RuleSet, ...] = (POORTWACHTER_2002,)
 
 
 def rule_set_for(first_sick_day: date, rule_sets: Sequence[RuleSet] = RULE_SETS) -> RuleSet:
@@ -328,19 +313,19 @@ class DeadlineFact:
     cycle: int  # 0, or the n-th round of a recurring deadline
     due_on: date
     done_on: date | None
-    file_ended_on: date | None  # the file closed, or recovered with no relapse
+    file_ended_on: date | None  # the last day of a file that closed, or recovered
     is_task: bool  # False: a date, not something to do (end of wage continuation)
     rule: str
     rule_set: str
 
     @property
     def applies(self) -> bool:
-        """A deadline due after the file ended does not apply."""
-        return self.file_ended_on is None or self.file_ended_on > self.due_on
+        """A deadline due after the file's last day does not apply."""
+        return self.file_ended_on is None or self.due_on <= self.file_ended_on
 
     def as_of(self, on: date) -> Deadline:
         """The status on ``on``: nothing is open or overdue once the file ended; a task it
-        left undone is missed, late by the days from its due date to the end."""
+        left undone is missed, late by the days from its due date to the file's last day."""
         row = Deadline(
             self.deadline, self.due_on, DeadlineStatus.OPEN, None, None, self.rule,
             self.rule_set, self.file_ended_on,

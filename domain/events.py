@@ -334,21 +334,20 @@ class RecoveryReportedToUWV(CaseEvent):
     """The employer told UWV the employee recovered - *hersteldmelding aan UWV*."""
 
 
-class PregnancyTiming(StrEnum):
-    """When a pregnancy-related sickness began, which fixes how soon UWV must be told
-    (rules reference s1)."""
+class SafetyNetPeriod(StrEnum):
+    """How soon UWV must be told of a safety-net case (rules reference s1): the period,
+    never the provision behind it (s5)."""
 
-    BEFORE_LEAVE = "before_leave"
-    FLEXIBILISATION_PERIOD = "flexibilisation_period"  # 6 to 4 weeks before the due date
-    AFTER_LEAVE = "after_leave"
+    WITHIN_SIX_WEEKS = "within_six_weeks"  # e.g. sick through pregnancy, before the leave
+    BY_FOURTH_SICK_DAY = "by_fourth_sick_day"  # e.g. in the flexibilisation period
 
 
-class PregnancyRelatedSicknessEstablished(CaseEvent):
-    """The occupational physician established that the sickness is due to pregnancy or
-    childbirth, or falls in the flexibilisation period - *ziek door zwangerschap of
-    bevalling*. It shortens the UWV notification period."""
+class SafetyNetPeriodEstablished(CaseEvent):
+    """The occupational physician established that a safety-net provision with a shorter
+    UWV notification period applies (pregnancy-related sickness, say), without saying
+    which - *vangnet, kortere meldtermijn*. The ground stays with the physician (s5)."""
 
-    timing: PregnancyTiming
+    period: SafetyNetPeriod
 
 
 class PregnancyLeaveStarted(CaseEvent):
@@ -627,7 +626,7 @@ CATALOGUE: dict[str, type[CaseEvent]] = {
         SicknessResumed,
         UWVNotified,
         RecoveryReportedToUWV,
-        PregnancyRelatedSicknessEstablished,
+        SafetyNetPeriodEstablished,
         PregnancyLeaveStarted,
         PregnancyLeaveEnded,
         FirstYearEvaluationCompleted,

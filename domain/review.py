@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from domain import events as ev
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 
 CURRENT_OPINION_DAYS = 91  # an opinion older than about three months is not current
+# Before this day the ledger had no CurrentOpinionIssued: the physician's last fact before
+# the RIV stood for the current opinion, as the review then checked it (a dated rule, s8).
+CURRENT_OPINION_EVENT_SINCE = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ def _current_opinion(
         for e in timeline
         if isinstance(e, ev.CurrentOpinionIssued) and e.occurred_on <= reference
     ]
+    stand_in = not opinions and _opinion_stand_in(timeline, reference)
+    if stand_in:
+        opinions = [stand_in]
     latest = max(opinions, default=None)
     current = latest is not None and latest >= reference - timedelta(days=CURRENT_OPINION_DAYS)
     due = [deadlines.get(name) for name in ("final_evaluation", "reintegration_report")]
@@ -123,8 +129,11 @@ def _current_opinion(
     )
     note = (
         "none recorded (CurrentOpinionIssued)" if latest is None
-        else "current" if current
         else f"last opinion {latest}, more than {CURRENT_OPINION_DAYS} days before {reference}"
+        if not current
+        else f"the physician's fact of {latest}, recorded before CurrentOpinionIssued existed"
+        if stand_in
+        else "current"
     )  # fmt: skip
     return DocumentCheck(
         "current_occupational_physician_opinion", "actueel oordeel bedrijfsarts", required,
@@ -132,22 +141,42 @@ def _current_opinion(
     )  # fmt: skip
 
 
-WAGE_MEASURES = (ev.WagePaymentSuspended, ev.WagePaymentStopped)
+# Each way of withholding wages and the warning it needs first (art. 7:629 lid 3 and 6 BW).
+def _opinion_stand_in(timeline: Sequence[ev.CaseEvent], reference: date) -> date | None:
+    """For a file whose RIV was recorded before ``CURRENT_OPINION_EVENT_SINCE``: the
+    physician's last fact on or before the reference day, recorded before then too."""
+    reports = [e for e in timeline if isinstance(e, ev.ReintegrationReportSubmitted)]
+    if any(e.recorded_at >= CURRENT_OPINION_EVENT_SINCE for e in reports):
+        return None
+    before = [
+        e.occurred_on
+        for e in timeline
+        if e.actor.role is ev.ActorRole.OCCUPATIONAL_PHYSICIAN
+        and e.occurred_on <= reference
+        and e.recorded_at < CURRENT_OPINION_EVENT_SINCE
+    ]
+    return max(before, default=None)
+
+
+WAGE_MEASURES: dict[type[ev.CaseEvent], ev.WarningSubject] = {
+    ev.WagePaymentSuspended: ev.WarningSubject.CONTROL_RULES,
+    ev.WagePaymentStopped: ev.WarningSubject.OBSTRUCTION,
+}
 
 
 def _findings(timeline: Sequence[ev.CaseEvent]) -> list[str]:
-    """What a reviewer should ask about: wages withheld without a written warning first
-    (rules reference s3: by the employer, after a written warning)."""
+    """What a reviewer should ask about: wages withheld without a written warning about
+    that ground first (rules reference s3: by the employer, after a written warning)."""
     found: list[str] = []
-    warned = False
+    warned: set[ev.WarningSubject] = set()
     for event in timeline:
         if isinstance(event, ev.WrittenWarningIssued):
-            warned = True
-        elif isinstance(event, WAGE_MEASURES):
-            if not warned:
+            warned.add(event.about)
+        elif (needed := WAGE_MEASURES.get(type(event))) is not None:
+            if needed not in warned:
                 found.append(f"{event.type} on {event.occurred_on} without a written warning "
-                             "before it (WrittenWarningIssued)")  # fmt: skip
-            warned = False  # each measure needs its own warning
+                             f"about {needed.value} before it (WrittenWarningIssued)")  # fmt: skip
+            warned.discard(needed)  # each measure needs its own warning
     return found
 
 

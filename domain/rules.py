@@ -212,6 +212,7 @@ RULES: tuple[Rule, ...] = (
 )
 MAX_LATE_NOTIFICATION_FINE_EUR = 455  # poortwachter.md s1 (uwv.nl; rendement.nl)
 EARLY_IVA_FIRST_WEEK, EARLY_IVA_LAST_WEEK = 3, 68
+MAX_LEAVE_DAYS = 366  # a guard against typed years: the leave lasts 16 weeks (WAZO), a few more
 
 
 @dataclass(frozen=True)
@@ -478,6 +479,11 @@ def _leave_started(state: CaseState, event: ev.PregnancyLeaveStarted) -> str | N
         return f"a pregnancy leave is under way since {state.on_leave_since}"
     if event.expected_end_on <= event.occurred_on:
         return f"expected_end_on {event.expected_end_on} is not after the start"
+    if (event.expected_end_on - event.occurred_on).days > MAX_LEAVE_DAYS:
+        return (
+            f"expected_end_on {event.expected_end_on} is more than a year after the start; "
+            "pregnancy and maternity leave lasts 16 weeks, a few more at most"
+        )
     return None
 
 

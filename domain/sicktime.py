@@ -96,10 +96,16 @@ class SickClock:
         return days
 
 
-def sick_days_later(counted: int, counted_on: date, on: date, *, still_sick: bool) -> int:
+def sick_days_later(
+    counted: int, counted_on: date, on: date, *, still_sick: bool, paused_until: date | None = None
+) -> int:
     """Sick days counted by ``on``, from those counted by an earlier day when nothing
-    happened in between: they keep counting only while the employee is still sick."""
-    return counted + max((on - counted_on).days, 0) if still_sick else counted
+    happened in between: they keep counting only while the employee is still sick, and not
+    before ``paused_until`` (the expected end of a pregnancy leave under way)."""
+    if not still_sick:
+        return counted
+    start = counted_on if paused_until is None else max(counted_on, paused_until - timedelta(1))
+    return counted + max((on - start).days, 0)
 
 
 def shortened_sanction_end(current_end: date, normal_end: date, decided_on: date) -> date:

@@ -102,8 +102,8 @@ class CaseState:
     event_count: int = 0
     subject_id: UUID | None = None  # the ledger's pseudonym of the employee
     safety_net: bool = False  # that a safety-net provision applies, never which (s5)
-    pregnancy: ev.PregnancyTiming | None = None
-    pregnancy_established_on: date | None = None
+    safety_net_period: ev.SafetyNetPeriod | None = None  # established by the physician
+    safety_net_established_on: date | None = None
     on_leave_since: date | None = None  # pregnancy and maternity leave under way
     leave_expected_end: date | None = None
     leaves: tuple[Gap, ...] = ()  # completed pregnancy leaves (they do not count, s2)
@@ -124,10 +124,13 @@ class CaseState:
 
     @property
     def ended_on(self) -> date | None:
-        """The day the file ended: recovered with no relapse (yet), or closed while sick."""
+        """The last day of the file, once it ended: the last sick day before a recovery
+        (with no relapse yet), or the day it was closed while sick."""
         if self.status is CaseStatus.OPEN:
             return None
-        return self.recovered_on or self.closed_on
+        if self.recovered_on is not None:
+            return self.recovered_on - timedelta(days=1)
+        return self.closed_on
 
     def samentelling_gap_days(self, sick_on: date) -> int:
         """Days since the recovery that count toward the 28-day gap of samentelling:
@@ -173,12 +176,9 @@ class CaseState:
         return CasePhase.REPORTED
 
     def counted_sick_days(self, on: date) -> int:
-        last = on
-        if self.status is CaseStatus.RECOVERED and self.recovered_on is not None:
-            last = min(on, self.recovered_on - timedelta(days=1))
-        if self.closed_on is not None:
-            last = min(last, self.closed_on)
-        return self.clock.counted_sick_days(last)
+        """Sick days counted by ``on``; an ended file stops counting at its last day."""
+        ended = self.ended_on
+        return self.clock.counted_sick_days(on if ended is None else min(on, ended))
 
     def to_json(self, on: date) -> dict[str, Any]:
         return {
@@ -190,6 +190,7 @@ class CaseState:
             "sector": self.sector,
             "safety_net": self.safety_net,
             "on_pregnancy_leave": self.on_leave_since is not None,
+            "pregnancy_leave_until": _iso(self.leave_expected_end),
             "status": self.status.value,
             "phase": self.phase.value,
             "first_sick_day": self.first_sick_day.isoformat(),
@@ -308,9 +309,10 @@ TRANSITIONS: dict[type[ev.CaseEvent], Transition] = {
     ev.WageSanctionShortened: _sanction_shortened,
     ev.SanctionShorteningRequested: lambda s, e: {"shortening_requested_on": e.occurred_on},
     ev.SanctionShorteningDecided: _shortening_decided,
-    ev.PregnancyRelatedSicknessEstablished: lambda s, e: {
-        "pregnancy": e.timing,
-        "pregnancy_established_on": e.occurred_on,
+    ev.SafetyNetPeriodEstablished: lambda s, e: {
+        "safety_net": True,
+        "safety_net_period": e.period,
+        "safety_net_established_on": e.occurred_on,
     },
     ev.PregnancyLeaveStarted: lambda s, e: {
         "on_leave_since": e.occurred_on,

@@ -94,6 +94,12 @@ EQUATED_DAYS: tuple[EquatedDays, ...] = (
         ),
     ),
     EquatedDays(
+        "Besluit gelijkstelling 2020-2022 (partly: only the day a source confirmed)",
+        "Staatscourant (secondary: wvhl.nl, 'Algemene termijnenwet 2022'); the decree's other "
+        "days are still to be added",
+        (date(2022, 5, 27),),
+    ),
+    EquatedDays(
         "Besluit gelijkstelling van 28 april 2023, 19 mei 2023, 10 mei 2024, 27 december 2024 "
         "en 30 mei 2025 met een algemeen erkende feestdag",
         "Staatscourant (secondary: sterfgeval.nl, question 70745, 4 October 2025)",

@@ -53,7 +53,8 @@ CASE_STATE = Table(
     # v2: the employee, to find an employee's last case (relapse within 28 days);
     # v3: the employee as its subject pseudonym, never in plain text (issue 9), and what
     # retention needs (when re-integration ended, legal hold, erasure); v4: the safety-net
-    # and pregnancy-leave flags, and no next deadline once the file ended (issue 17)
+    # and pregnancy-leave flags (and the leave's expected end, which pauses the count), and no
+    # next deadline once the file ended (issue 17)
     version=4,
 )
 
@@ -111,11 +112,13 @@ class CaseSummary:
     @property
     def counted_sick_days(self) -> int:
         """Sick days keep counting while the case is open (rules reference s2)."""
+        leave_until = json.loads(self.row["state"]).get("pregnancy_leave_until")
         return sick_days_later(
             self.row["sick_days_at_last_event"],
             date.fromisoformat(self.row["last_event_on"]),
             self.on,
             still_sick=self.row["status"] == CaseStatus.OPEN.value,
+            paused_until=date.fromisoformat(leave_until) if leave_until else None,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -105,9 +105,16 @@ class DeadlineQuery:
     limit: int | None = None  # the first ``limit`` by due date (a page of a long list)
     history: bool = False  # ended files too; by default the work of running files only
 
+    @property
+    def running_only(self) -> bool:
+        """Missed and not-applicable deadlines exist only on ended files: asking for them is
+        asking for history."""
+        ended_only = (DeadlineStatus.MISSED, DeadlineStatus.NOT_APPLICABLE)
+        return not self.history and self.status not in ended_only
+
     def matches(self, row: CaseDeadline) -> bool:
         deadline = row.deadline
-        if not self.history and deadline.file_ended_on is not None:
+        if self.running_only and deadline.file_ended_on is not None:
             return False
         if self.due_before is not None and deadline.due_on >= self.due_before:
             return False
@@ -128,8 +135,8 @@ _RUNNING = "file_ended_on IS NULL"
 _STATUS_FILTERS = {
     DeadlineStatus.OVERDUE: f"is_task = 1 AND done_on IS NULL AND {_RUNNING} AND due_on < {{on}}",
     DeadlineStatus.OPEN: f"done_on IS NULL AND {_RUNNING} AND due_on >= {{on}}",
-    DeadlineStatus.MISSED: "is_task = 1 AND done_on IS NULL AND file_ended_on > due_on",
-    DeadlineStatus.NOT_APPLICABLE: "done_on IS NULL AND file_ended_on <= due_on",
+    DeadlineStatus.MISSED: "is_task = 1 AND done_on IS NULL AND file_ended_on >= due_on",
+    DeadlineStatus.NOT_APPLICABLE: "done_on IS NULL AND file_ended_on < due_on",
     DeadlineStatus.DONE: "(done_on IS NOT NULL OR is_task = 0)",
     DeadlineStatus.DONE_LATE: "done_on > due_on",
 }
@@ -145,7 +152,7 @@ def find_deadlines(
     """
     scope, params = _scope(query)
     conditions, values = [*scope, "last_event_on <= ?"], [*params, query.on.isoformat()]
-    if not query.history:
+    if query.running_only:
         conditions.append(_RUNNING)
     if query.due_before is not None:
         conditions.append("due_on < ?")

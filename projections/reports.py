@@ -180,7 +180,7 @@ def deadline_report(
     A deadline an ended file missed counts once, late by the days up to the file's end."""
     rows = store.query(
         "SELECT * FROM {deadline} WHERE is_task = 1 AND due_on < ? "
-        "AND (file_ended_on IS NULL OR file_ended_on > due_on)",
+        "AND (done_on IS NOT NULL OR file_ended_on IS NULL OR file_ended_on >= due_on)",
         [on.isoformat()],
     )
     kinds: dict[str, list[int]] = {}

@@ -99,8 +99,8 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
     return [
         report(cid, d, sector="care", expected_duration_weeks=12),
         line(cid, "ReportedToOccupationalPhysician", at(2), occupational_physician_id="op-1"),
-        line(cid, "PregnancyRelatedSicknessEstablished", at(9), actor=physician,
-             timing="before_leave"),
+        line(cid, "SafetyNetPeriodEstablished", at(9), actor=physician,
+             period="within_six_weeks"),
         line(cid, "CaseManagerAppointed", at(3), case_manager_id="cm-1"),
         analysis,
         line(cid, "PlanOfApproachAgreed", at(45), goal="own_work", case_manager_id="cm-1"),

@@ -12,14 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domain.access import UWV_DECISIONS, Principal, Role
-from domain.events import MedicalNoteRecorded, PregnancyRelatedSicknessEstablished
+from domain.events import CurrentOpinionIssued, MedicalNoteRecorded, SafetyNetPeriodEstablished
 from services.api.auth import issue_token
 from tests.api_support import ADMIN, KEY, api, event, report
 from tests.factories import every_event_type, jsonl
 
 NOT_BY_ADMIN = {cls.__name__ for cls in UWV_DECISIONS} | {
     MedicalNoteRecorded.__name__,
-    PregnancyRelatedSicknessEstablished.__name__,
+    SafetyNetPeriodEstablished.__name__,
+    CurrentOpinionIssued.__name__,
     "SanctionShorteningRequested",
 }  # a request needs the sanction UWV imposed
 

@@ -59,10 +59,14 @@ def test_a_closed_file_shows_nothing_overdue_and_its_plan_evaluation_missed() ->
         evaluation = rows["plan_evaluation"]
         assert (evaluation.status, evaluation.due_on) == (MISSED, day(82))
         assert evaluation.days_late == 18  # day 82 to the closing on day 100, whatever ``on``
-        assert rows["uwv_notification"].status is NA  # due after the end: does not apply
+        # leaving employment before week 42: UWV is told on the last working day, the
+        # closing day itself (s1); missed, with no day of lateness
+        notification = rows["uwv_notification"]
+        assert (notification.status, notification.days_late) == (MISSED, 0)
+        assert rows["first_year_evaluation"].status is NA  # due after the end
         assert rows["end_of_wage_continuation"].status is NA  # the file ended long before
         assert not {d.status for d in rows.values()} & {OPEN, OVERDUE}
-        assert {d.file_ended_on for d in rows.values()} == {day(100)}
+        assert {d.file_ended_on for d in rows.values()} == {day(100)}  # closed while sick
     assert next_due(deadline_facts(case.current)) is None
 
 
@@ -73,7 +77,7 @@ def test_a_recovered_file_ends_at_the_recovery_and_a_relapse_reopens_it() -> Non
     recovered = [report(cid, D), line(cid, "RecoveryReported", day(50))]
     case = build(recovered)
     analysis = deadlines(case, day(300))["problem_analysis"]
-    assert (analysis.status, analysis.days_late) == (MISSED, 50 - 42)  # due day 42
+    assert (analysis.status, analysis.days_late) == (MISSED, 49 - 42)  # due 42, last sick 49
     assert deadlines(case, day(300))["uwv_notification"].status is NA
 
     relapsed = build([*recovered, line(cid, "SicknessResumed", day(60))])
@@ -169,8 +173,8 @@ def test_no_deadline_of_an_ended_file_is_open_or_overdue_after_the_end(
     """Property (issue 17): on any day after a file ended, none of its deadlines is open
     or overdue, each missed one is late by the days up to the end, and a list of running
     files' work leaves the file out."""
-    ended = case.current.ended_on
-    on = (ended or case.current.last_event_on or D) + timedelta(days=later)
+    ended = case.current.ended_on  # the file's last day (a recovery's is the day before it)
+    on = (case.current.last_event_on or D) + timedelta(days=later)  # every fact known by then
     rows = case_deadlines(case.timeline(), on)
     running_only = DeadlineQuery(on=on)
     if ended is None:
@@ -181,8 +185,8 @@ def test_no_deadline_of_an_ended_file_is_open_or_overdue_after_the_end(
         assert row.status not in (OPEN, OVERDUE), row
         assert row.file_ended_on == ended
         if row.status is MISSED:
-            assert row.days_late == (ended - row.due_on).days > 0
-        if row.due_on >= ended and row.done_on is None:
+            assert row.days_late == (ended - row.due_on).days >= 0
+        if row.due_on > ended and row.done_on is None:
             assert row.status is NA
         assert not running_only.matches(CaseDeadline(UUID(int=1), row))
     assert next_due(deadline_facts(case.current)) is None

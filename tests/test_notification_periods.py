@@ -47,16 +47,16 @@ def test_without_a_shorter_ground_the_42_week_notification_applies() -> None:
     row = notification(build([report(cid, D)]))
     assert row.due_on == STANDARD
     assert "first working day after week 42" in row.rule
-    assert row.rule_set == "poortwachter-2012"
+    assert row.rule_set == "poortwachter-2002"
 
 
 def test_a_safety_net_case_is_notified_by_the_fourth_sick_day() -> None:
     """s1, s5: the ledger knows only *that* a safety-net provision applies, so it takes the
-    earliest of the groups' periods (fictitious employment: the 4th sick day)."""
+    earliest of the groups' periods: the 4th sick day."""
     cid = uuid4()
     row = notification(build([report(cid, D, safety_net=True)]))
     assert row.due_on == day(4)
-    assert "safety net" in row.rule
+    assert "safety-net provision applies" in row.rule
 
 
 def test_a_safety_net_flag_recorded_later_by_correction_moves_the_due_date() -> None:
@@ -72,38 +72,38 @@ def test_a_safety_net_flag_recorded_later_by_correction_moves_the_due_date() -> 
 
 
 @pytest.mark.parametrize(
-    ("timing", "established", "due", "source"),
+    ("period", "established", "due", "source"),
     [
-        ("before_leave", 10, day(42), "within 6 weeks"),  # uwv.nl, ziek voor de verlofperiode
-        ("before_leave", 50, day(50), "within 6 weeks"),  # learnt after week 6: at once
-        ("flexibilisation_period", 2, day(4), "4th sick day"),  # rendement.nl 2012
-        ("flexibilisation_period", 9, day(12), "4th sick day"),  # clear only on day 9
-        ("after_leave", 10, day(13), "4th sick day"),  # 4 days from when it became clear
+        # sick through pregnancy before the leave: within 6 weeks (uwv.nl)
+        ("within_six_weeks", 10, day(42), "within 6 weeks"),
+        ("within_six_weeks", 50, day(50), "within 6 weeks"),  # established after week 6: at once
+        # in the flexibilisation period, or after the leave: the 4th sick day (rendement.nl)
+        ("by_fourth_sick_day", 2, day(4), "4th sick day"),
+        ("by_fourth_sick_day", 9, day(12), "4th sick day"),  # clear only on day 9: 4 days
     ],
 )
-def test_pregnancy_related_sickness_shortens_the_period(
-    timing: str, established: int, due: date, source: str
+def test_the_physician_s_safety_net_period_shortens_the_notification(
+    period: str, established: int, due: date, source: str
 ) -> None:
+    """s1, s5: the physician establishes the period of a safety-net case (pregnancy-related
+    sickness, say) without saying which provision; the rule text names no ground."""
     cid = uuid4()
-    finding = line(cid, "PregnancyRelatedSicknessEstablished", day(established),
-                   actor=PHYSICIAN, timing=timing)  # fmt: skip
+    finding = line(cid, "SafetyNetPeriodEstablished", day(established), actor=PHYSICIAN,
+                   period=period)  # fmt: skip
     case = build([report(cid, D), finding])
     row = notification(case)
     assert row.due_on == due
     assert source in row.rule
+    assert "pregnan" not in row.rule.lower()
+    assert case.current.safety_net is True
 
 
-def test_before_2012_the_flexibilisation_period_had_six_weeks() -> None:
-    """s8: the rule set in force on the first sick day; the 4-day period dates from
-    1 January 2012 (rendement.nl, 2012)."""
-    first = date(2011, 3, 7)
+def test_the_physician_s_period_replaces_the_employer_s_earliest_guess() -> None:
+    """The employer's flag alone gives the 4th sick day; the physician's six weeks say more."""
     cid = uuid4()
-    case = build([report(cid, first), line(cid, "PregnancyRelatedSicknessEstablished",
-                                            first + timedelta(days=1), actor=PHYSICIAN,
-                                            timing="flexibilisation_period")])  # fmt: skip
-    row = notification(case)
-    assert row.rule_set == "poortwachter-2002"
-    assert row.due_on == first + timedelta(days=41)
+    finding = line(cid, "SafetyNetPeriodEstablished", day(3), actor=PHYSICIAN,
+                   period="within_six_weeks")  # fmt: skip
+    assert notification(build([report(cid, D, safety_net=True), finding])).due_on == day(42)
 
 
 def test_leaving_employment_before_week_42_is_notified_on_the_last_working_day() -> None:

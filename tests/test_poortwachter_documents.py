@@ -35,7 +35,7 @@ NEW_TYPES = {
     "CurrentOpinionIssued", "LabourExpertReportCompleted", "WIAApplied",
     "WIAApplicationLetterSent", "SanctionShorteningRequested", "SanctionShorteningDecided",
     "EarlyIVAApplied", "LateNotificationFined", "WrittenWarningIssued", "RecoveryReportedToUWV",
-    "PregnancyRelatedSicknessEstablished", "PregnancyLeaveStarted", "PregnancyLeaveEnded",
+    "SafetyNetPeriodEstablished", "PregnancyLeaveStarted", "PregnancyLeaveEnded",
 }  # fmt: skip
 
 
@@ -275,7 +275,7 @@ def test_each_new_document_through_http_export_import_and_replay(
         assert opened.status_code == 201, opened.text
         cid = opened.json()["case_id"]
         steps: list[tuple[tuple[Any, ...], str, str, dict[str, Any]]] = [
-            (physician, "PregnancyRelatedSicknessEstablished", day(10), {"timing": "before_leave"}),
+            (physician, "SafetyNetPeriodEstablished", day(10), {"period": "within_six_weeks"}),
             (EMPLOYER, "EarlyIVAApplied", day(30), {}),
             (EMPLOYER, "WrittenWarningIssued", day(35), {"about": "control_rules"}),
             (EMPLOYER, "RecoveryReported", day(40), {}),
@@ -312,7 +312,7 @@ def test_each_new_document_through_http_export_import_and_replay(
                            headers=read).json()  # fmt: skip
         assert known["state"]["sanction"]["ends_on"] == ends_on
         assert {e["type"] for e in now["events"]} >= NEW_TYPES
-        assert known["state"]["safety_net"] is False
+        assert known["state"]["safety_net"] is True  # the physician's safety-net period
 
         exported = client.get("/export", headers=auth("admin")).text
     rows = [json.loads(row) for row in exported.splitlines()]

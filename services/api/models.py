@@ -112,6 +112,9 @@ class CaseState(BaseModel):
         description="a safety-net provision (vangnet) applies; never which (poortwachter.md s5)"
     )
     on_pregnancy_leave: bool = Field(description="pregnancy and maternity leave under way")
+    pregnancy_leave_until: date | None = Field(
+        None, description="its expected end: the leave counts as no sick time"
+    )
     status: str = Field(examples=["open"])
     phase: str = Field(examples=["plan_of_approach"])
     first_sick_day: date
@@ -197,7 +200,7 @@ class DeadlineRow(BaseModel):
             "done_on": None,
             "days_late": 5,
             "rule": "poortwachter.md s1: probleemanalyse, week 6 (Regeling procesgang)",
-            "rule_set": "poortwachter-2012",
+            "rule_set": "poortwachter-2002",
             "file_ended_on": None,
         }
     )
@@ -206,13 +209,16 @@ class DeadlineRow(BaseModel):
     deadline: str
     due_on: date
     status: str = Field(description="open, overdue, done, done_late, missed (not met when "
-                        "the file ended) or not_applicable")  # fmt: skip
+                        "the file ended; asking for it lists ended files) or "
+                        "not_applicable")  # fmt: skip
     done_on: date | None
     days_late: int | None = Field(description="for missed deadlines, frozen at the file's end")
     rule: str
     rule_set: str
     file_ended_on: date | None = Field(
-        None, description="the day the file closed or recovered; null while it runs"
+        None,
+        description="the file's last day once it ended (the last sick day before a "
+        "recovery, or the closing day); null while it runs",
     )
 
 

@@ -110,24 +110,59 @@ def authorize(
     Forbidden.unless(may_record(principal, event_class, employer, data, target_class))
 
 
-def allow_import(principal: Principal, lines: Sequence[tuple[int, bytes | str]]) -> None:
+def allow_import(
+    ctx: Context, principal: Principal, lines: Sequence[tuple[int, bytes | str]]
+) -> None:
     """An import records each line's event as the caller: only types the caller may record
-    (an admin imports no medical notes, no UWV decision, and no erasure)."""
-    for number, text in lines:
-        try:
-            kind = json.loads(text).get("type")
-        except (ValueError, AttributeError):
+    (an admin imports no medical notes, no UWV decision, and no erasure), and corrections
+    only of events the caller may record."""
+    parsed = [(number, _json_object(text)) for number, text in lines]
+    kinds = {str(item.get("event_id")): item.get("type") for _, item in parsed}
+    for number, item in parsed:
+        event_class = ev.CATALOGUE.get(item.get("type"))  # type: ignore[arg-type]
+        if event_class is None:
             continue  # the importer reports the line
-        event_class = ev.CATALOGUE.get(kind) if isinstance(kind, str) else None
-        decision = may_record_kind(principal, event_class) if event_class else None
-        if decision is not None and not decision:
-            raise Forbidden(f"line {number}: {decision.reason}", decision.rule)
+        if event_class in ev.CORRECTION_TYPES:
+            event_class = _corrected_class(ctx, item, kinds) or event_class
+        decision = may_record_kind(principal, event_class)
+        if not decision:
+            raise Forbidden(
+                f"line {number}: {decision.reason}; a whole file (an export) is restored "
+                "with `ledger import` at the database",
+                decision.rule,
+            )
+
+
+def _json_object(text: bytes | str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _corrected_class(
+    ctx: Context, item: dict[str, Any], kinds: dict[str, Any]
+) -> type[ev.CaseEvent] | None:
+    """The kind of event a correction line names: in the same file, or already stored."""
+    data = item.get("data")
+    data = data if isinstance(data, dict) else {}
+    target = str(data.get("corrects") or data.get("retracts"))
+    kind = kinds.get(target)
+    if kind is None:
+        try:
+            case = ctx.ledger.find_case(UUID(str(item.get("case_id"))))
+            stored = case.events_by_id.get(UUID(target)) if case is not None else None
+        except ValueError:
+            stored = None
+        kind = stored.type if stored is not None else None
+    return ev.CATALOGUE.get(kind) if isinstance(kind, str) else None
 
 
 def check_importer(principal: Principal) -> None:
     """Only an admin imports files (checked before the file is read)."""
     if principal.role not in IMPORTS:
-        raise Forbidden("only an admin imports files", S5)
+        raise Forbidden("only an admin imports files (and UWV its decisions)", S5)
 
 
 def import_file(
@@ -135,5 +170,5 @@ def import_file(
 ) -> ImportSummary:
     """An import by a caller: every line checked first; on any problem nothing is stored."""
     check_importer(principal)
-    allow_import(principal, lines)
+    allow_import(ctx, principal, lines)
     return import_lines(ctx.ledger, lines)

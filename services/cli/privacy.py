@@ -20,19 +20,22 @@ from services.application.erasure import (
     retention_review,
 )
 from services.application.errors import MissingKeyError
-from services.cli.common import EXIT_REFUSED, Commands, runtime
+from services.cli.common import EXIT_REFUSED, Commands, add_json, command, runtime
 
 
 def register(commands: Commands) -> None:
-    p = commands.add_parser(
-        "erase",
+    p = command(
+        commands, "erase", cmd_erase,
         help="forget an employee: destroy their keys (crypto-shredding)",
-        description="Record PersonalDataErased in every file of the employee, then destroy "
-        "the files' keys. Events stay (ledger verify still passes); the employee id, "
-        "free text and medical notes read as erased everywhere. Deadlines and statistics "
-        "do not change. Refused (nothing erased) while a file is under legal hold, still "
+        description="Record PersonalDataErased in every file of the employee, then destroy\n"
+        "the files' keys. Events stay (ledger verify still passes); the employee id,\n"
+        "free text and medical notes read as erased everywhere. Deadlines and statistics\n"
+        "do not change. Refused (nothing erased) while a file is under legal hold, still\n"
         "running, or recovered less than 28 days ago (a relapse would continue it).",
-    )
+        examples=["ledger erase --employee EMP-1042 --reference AVG-2026-0117",
+                  "ledger erase --employee EMP-7 --reference RET-2026 --ground retention_ended "
+                  "--json"],
+    )  # fmt: skip
     p.add_argument("--employee", required=True, help="the employee id as reported")
     p.add_argument(
         "--reference", required=True,
@@ -45,37 +48,36 @@ def register(commands: Commands) -> None:
         help="legal ground (default: erasure_request, art. 17 AVG)",
     )
     p.add_argument("--by", default="admin", help="who erases (recorded as the actor id)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(run=cmd_erase)
+    add_json(p, "print the result as JSON")
 
-    p = commands.add_parser(
-        "retention",
+    p = command(
+        commands, "retention", cmd_retention,
         help="list (and with --apply erase) employees whose retention period ended",
-        description="Rules reference section 5: a re-integration file is kept at most two "
-        "years after re-integration ends (closed or recovered); a legal hold "
-        "(LegalHoldPlaced) keeps it longer. Each file is judged on its own; files are "
-        "listed by case id and subject pseudonym, never by employee id. --apply only for "
+        description="Rules reference section 5: a re-integration file is kept at most two\n"
+        "years after re-integration ends (closed or recovered); a legal hold\n"
+        "(LegalHoldPlaced) keeps it longer. Each file is judged on its own; files are\n"
+        "listed by case id and subject pseudonym, never by employee id. --apply only for\n"
         "today or an earlier day.",
-    )
+        examples=["ledger retention --all", "ledger retention --apply --json"],
+    )  # fmt: skip
     p.add_argument("--on", type=date.fromisoformat, help="judge as on this day (default today)")
     p.add_argument("--apply", action="store_true", help="erase every employee that is due")
     p.add_argument("--all", action="store_true", help="also list those not yet due")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_retention)
+    add_json(p)
 
-    p = commands.add_parser(
-        "keys",
+    p = command(
+        commands, "keys", cmd_keys,
         help="master-key status and rotation",
-        description="status: which master keys wrap the stored keys. rotate: re-wrap every "
-        "data key under the first configured master key (events are not touched); with "
-        "--new, a new master key is generated and put first in the key file (running "
-        "processes read the changed file). retire: once `status` shows only the new key "
+        description="status: which master keys wrap the stored keys. rotate: re-wrap every\n"
+        "data key under the first configured master key (events are not touched); with\n"
+        "--new, a new master key is generated and put first in the key file (running\n"
+        "processes read the changed file). retire: once `status` shows only the new key\n"
         "in use, drop the older keys from the key file.",
-    )
+        examples=["ledger keys status", "ledger keys rotate --new", "ledger keys retire"],
+    )  # fmt: skip
     p.add_argument("action", choices=["status", "rotate", "retire"])
     p.add_argument("--new", action="store_true", help="rotate: generate a new master key first")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(run=cmd_keys)
+    add_json(p)
 
 
 def cmd_erase(args: argparse.Namespace) -> int:

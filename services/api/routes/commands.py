@@ -3,6 +3,7 @@ the request into a command, runs it once per Idempotency-Key, and answers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -52,8 +53,15 @@ def report_sickness(
 ) -> Any:
     """Report sickness (*ziekmelding*): opens a case, or continues the employee's case
     that recovered less than 28 days before (*samentelling*) and says so."""
-    digest = idempotency.fingerprint(ctx, "POST /cases", body.model_dump(mode="json"))
-    done = idempotency.once(ctx, caller, key, digest, lambda: _report(ctx, caller, body, key),
+    return _once(ctx, caller, key, ("POST /cases", body.model_dump(mode="json")),
+                 lambda: _report(ctx, caller, body, key))  # fmt: skip
+
+
+def _once(ctx: Context, caller: Principal, key: str | None, request: tuple[Any, ...],
+          run: Callable[[], tuple[int, dict[str, Any]]]) -> Any:  # fmt: skip
+    """Run a command once per Idempotency-Key and answer with the case's version as ETag."""
+    digest = idempotency.fingerprint(ctx, *request)
+    done = idempotency.once(ctx, caller, key, digest, run,
                             abandoned_after=ctx.settings.idempotency_abandoned_seconds)  # fmt: skip
     return answer(done.code, done.body, replayed=done.replayed, etag=done.body["version"])
 
@@ -111,12 +119,9 @@ def append_event(
 ) -> Any:
     """Record any event of the catalogue for a case. ``If-Match`` with the case's version
     gives 409 if another writer came first; without it the server retries."""
-    digest = idempotency.fingerprint(ctx, "POST events", str(case_id), body.model_dump(mode="json"))
-    done = idempotency.once(
-        ctx, caller, key, digest, lambda: _append(ctx, caller, case_id, body, if_match, key),
-        abandoned_after=ctx.settings.idempotency_abandoned_seconds,
-    )  # fmt: skip
-    return answer(done.code, done.body, replayed=done.replayed, etag=done.body["version"])
+    request = ("POST events", str(case_id), body.model_dump(mode="json"))
+    return _once(ctx, caller, key, request,
+                 lambda: _append(ctx, caller, case_id, body, if_match, key))  # fmt: skip
 
 
 @router.post(
