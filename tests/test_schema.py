@@ -1,0 +1,60 @@
+"""One schema (issue 18): every side-store table listed once, created by numbered
+migrations at start, an upgrade explicit (``ledger migrate``), a newer store refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.readmodel import UnknownTableError, open_read_models
+from projections.catalogue import all_projections
+from services.cli import main
+from services.schema import SCHEMA_VERSION, TABLES, migrate, schema_version, side_store
+
+
+def test_every_table_is_listed_once_and_every_read_model_is_among_them() -> None:
+    names = [table.name for table in TABLES]
+    assert len(names) == len(set(names))
+    for projection in all_projections():
+        for table in projection.tables:
+            assert table in TABLES, table.name
+
+
+def test_a_fresh_store_is_migrated_once_and_then_left_alone(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["before"], first["after"]) == (0, SCHEMA_VERSION)
+    assert first["applied"]
+    assert main(["migrate", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["before"], again["after"], again["applied"]) == (
+        SCHEMA_VERSION, SCHEMA_VERSION, [],
+    )  # fmt: skip
+    assert main(["migrate"]) == 0
+    assert f"at schema version {SCHEMA_VERSION}: up to date" in capsys.readouterr().out
+
+
+def test_a_store_migrated_by_a_newer_ledger_is_refused(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with side_store(use_database) as store:
+        store.write("UPDATE {schema_version} SET version = ? WHERE name = 'side_store'",
+                    [SCHEMA_VERSION + 1])  # fmt: skip
+    assert main(["cases"]) == 4
+    assert "newer than this ledger" in capsys.readouterr().err
+
+
+def test_queries_name_only_tables_of_the_schema(tmp_path: Path) -> None:
+    store = open_read_models(f"sqlite:///{tmp_path / 'x.db'}", TABLES)
+    try:
+        migrate(store)
+        assert schema_version(store) == SCHEMA_VERSION
+        assert store.query("SELECT count(*) AS n FROM {case_state}") == [{"n": 0}]
+        with pytest.raises(UnknownTableError, match="not in this store's schema"):
+            store.query("SELECT * FROM {no_such_table}")
+    finally:
+        store.close()
