@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from domain import events as ev
+from domain.plausible import control_character_field, date_problem
 from domain.privacy import protected_fields, withheld_fields
 from domain.retention import file_status
 from domain.sicktime import DAYS_PER_WEEK, MAX_SANCTION_WEEKS, RELAPSE_WINDOW_DAYS
@@ -42,6 +44,24 @@ def _rule(name: str, source: str, text: str) -> Rule:
     return Rule(name, source, text)
 
 
+DATES_PLAUSIBLE = _rule(
+    "dates_plausible",
+    "poortwachter.md s8 (the act applies from 2002) and s1 (104 weeks, sanctions up to 52 "
+    "more): domain/plausible.py",
+    "a first sick day lies between 2002 and two weeks after its report; every other date "
+    "of an event between 2002 and three years after the day it was recorded",
+)
+RECORDED_NOT_IN_FUTURE = _rule(
+    "recorded_not_in_future",
+    "event sourcing: recorded_at is when the ledger learned the fact",
+    "a fact is recorded at or before the ledger's clock (5 minutes of skew); "
+    "the clock is the application's (domain.plausible.recorded_at_problem)",
+)
+TEXT_WITHOUT_CONTROL_CHARACTERS = _rule(
+    "text_without_control_characters",
+    "interchange format: text is shown and exported as it was written",
+    "free text holds no control characters (NUL and the like); tab and line ends are fine",
+)
 NOT_BEFORE_FIRST_SICK_DAY = _rule(
     "event_not_before_first_sick_day",
     "poortwachter.md, Week arithmetic: day 1 is the first sick day",
@@ -250,6 +270,7 @@ def check_recording(
     ``closed`` says whether the case's effective timeline holds a ``CaseClosed``.
     """
     recorded_day = candidate.recorded_at.astimezone(DUTCH_TIME).date()
+    _check_plausible(candidate, recorded_day)
     if candidate.occurred_on > recorded_day:
         _raise(
             NOT_RECORDED_BEFORE_OCCURRED,
@@ -285,6 +306,22 @@ def check_recording(
             CLOSED_ONLY_CORRECTIONS,
             f"case is closed; {candidate.type} cannot be recorded (retract the CaseClosed first)",
             "type",
+            candidate,
+        )
+
+
+def _check_plausible(candidate: ev.CaseEvent, recorded_day: date) -> None:
+    """Dates and text an event may not carry at all (domain/plausible.py), checked before
+    any rule computes with them: a year-9999 date overflows the week arithmetic."""
+    dated = date_problem(candidate, recorded_day)
+    if dated is not None:
+        _raise(DATES_PLAUSIBLE, dated[1], dated[0], candidate)
+    texted = control_character_field(candidate)
+    if texted is not None:
+        _raise(
+            TEXT_WITHOUT_CONTROL_CHARACTERS,
+            f"{texted.removeprefix('data.')} holds a control character (such as NUL)",
+            texted,
             candidate,
         )
 
@@ -565,6 +602,9 @@ RELAPSE_RECOVERY_CHECK = (
 
 def event_violations(state: CaseState, event: ev.CaseEvent) -> list[Violation]:
     found: list[Violation] = []
+    dated = date_problem(event, event.recorded_at.astimezone(DUTCH_TIME).date())
+    if dated is not None:  # a correction may have moved a date: the effective event counts
+        found.append(Violation(DATES_PLAUSIBLE, dated[1], dated[0], event.event_id))
     if event.occurred_on < state.first_sick_day:
         found.append(
             Violation(

@@ -46,6 +46,8 @@ def eventsourcing_env(url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": DEFAULT_LOCK_TIMEOUT_SECONDS,
+            # the library's recorder with the one-event_id index (infra/sqlite_recorder.py)
+            "APPLICATION_RECORDER_TOPIC": "infra.sqlite_recorder:LedgerSQLiteApplicationRecorder",
         }
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)

@@ -16,8 +16,10 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Identifier
+
+from infra.event_ids import index_name, postgres_expression
 
 ATTEMPTS = 10  # as the library
 WAIT_SECONDS = 0.2
@@ -54,8 +56,9 @@ def retried_unless_lock_timeout(method: Method) -> Method:
 
 
 class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
-    """``PostgresApplicationRecorder`` whose retries stop at a lock timeout, and which
-    writes a batch of ``copy_from`` events or more with ``COPY`` (a bulk import).
+    """``PostgresApplicationRecorder`` whose retries stop at a lock timeout, which writes a
+    batch of ``copy_from`` events or more with ``COPY`` (a bulk import), and whose table
+    refuses a second use of an ``event_id`` (``infra.event_ids``).
 
     ``COPY`` keeps the library's guarantees: the same ``EXCLUSIVE`` table lock
     (commit order is notification order), the same ``NOTIFY``, the same primary key
@@ -65,6 +68,18 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     """
 
     copy_from = 500
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        # one event_id per ledger, for every writer (infra/event_ids.py)
+        self.sql_create_statements.append(
+            SQL("CREATE UNIQUE INDEX IF NOT EXISTS {0} ON {1}.{2} ({3})").format(
+                Identifier(index_name(self.events_table_name)),
+                Identifier(self.datastore.schema or "public"),
+                Identifier(self.events_table_name),
+                SQL(postgres_expression()),
+            )
+        )
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -10,6 +10,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
+from infra.event_ids import postgres_expression, sqlite_expression, stored_form
+
 CHUNK = 1000
 
 
@@ -45,3 +47,43 @@ def _existing(recorder: ApplicationRecorder, ids: list[UUID]) -> set[UUID]:
             cursor.execute(statement_text, [i.hex for i in ids])
             return {UUID(row["originator_id"]) for row in cursor.fetchall()}
     return {i for i in ids if recorder.select_events(i, limit=1)}
+
+
+def cases_of_event_ids(recorder: ApplicationRecorder, ids: Iterable[UUID]) -> dict[UUID, UUID]:
+    """The case that stores each of ``ids`` already, through the one-``event_id`` index
+    (``infra.event_ids``), in one query per thousand ids."""
+    wanted = list(ids)
+    found: dict[UUID, UUID] = {}
+    for start in range(0, len(wanted), CHUNK):
+        found.update(_cases_of(recorder, wanted[start : start + CHUNK]))
+    return found
+
+
+def _cases_of(recorder: ApplicationRecorder, ids: list[UUID]) -> dict[UUID, UUID]:
+    if not ids:
+        return {}
+    keys = [stored_form(i) for i in ids]
+    if isinstance(recorder, PostgresApplicationRecorder):
+        expression = SQL(postgres_expression())
+        statement = SQL("SELECT originator_id, {e} AS event_id FROM {s}.{t} WHERE {e} = ANY(%s)")
+        query = statement.format(
+            e=expression,
+            s=Identifier(recorder.datastore.schema or "public"),
+            t=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (keys,))
+            rows = cursor.fetchall()
+        return {UUID(bytes(r["event_id"]).decode()): UUID(str(r["originator_id"])) for r in rows}
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        expression_text = sqlite_expression()
+        marks = ",".join("?" * len(keys))
+        statement_text = (
+            f"SELECT originator_id, {expression_text} AS event_id "
+            f"FROM {recorder.events_table_name} WHERE {expression_text} IN ({marks})"
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement_text, keys)
+            return {UUID(bytes(r["event_id"]).decode()): UUID(r["originator_id"])
+                    for r in cursor.fetchall()}  # fmt: skip
+    raise TypeError(f"no event-id index on a {type(recorder).__name__}")

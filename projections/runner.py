@@ -5,6 +5,10 @@ for each projection, writes the rows of those cases together with the page's las
 notification id in one transaction. A crash anywhere leaves every projection at the
 end of its last committed page; the next run starts after it.
 
+An event a projection cannot apply is set aside with its reason (``projections.set_aside``)
+in the page's transaction, and the runner goes on; the case's later events are tried
+with it again, so a correction lets it through.
+
 Works the same on SQLite and PostgreSQL. On PostgreSQL the library's insert
 lock makes commit order equal notification order (stack.md), so a tailing
 runner cannot skip an event that commits late.
@@ -20,17 +24,25 @@ from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from domain import events as ev
 from domain.case import Case
 from infra.log_consumer import LogConsumer, NotificationLog, Page, Progress, ProgressCallback
 from infra.readmodel import Change, PageWrite, PositionConflict, ReadModelStore
 from projections.base import CaseCache, CaseProjection
+from projections.set_aside import (
+    SetAside,
+    changes_or_set_aside,
+    describe,
+    forget_set_aside,
+    pending_set_aside,
+)
 
 __all__ = ["Progress", "ProgressCallback", "ReadModelRunner", "RunSummary"]
 
 CONFLICT_RETRIES = 5
+Held = list[tuple[SetAside, ev.CaseEvent]]
 
 
 @dataclass(frozen=True)
@@ -61,12 +73,23 @@ class ReadModelRunner(LogConsumer):
         self.cases = CaseCache(self._load)
         self._positions: dict[str, int | None] = {}
         self._last = RunSummary({}, 0, 0.0)
+        # set-aside events by (tracking name, case), valid while no other runner moved
+        self._held: dict[tuple[str, UUID], Held] = {}
+        self._held_at: dict[str, int | None] | None = None
 
     def positions(self) -> dict[str, int | None]:
         return {p.name: self.store.position(p.tracking_name) for p in self.projections}
 
     def head(self) -> int:
         return self.log.head()
+
+    def set_aside(self) -> dict[str, list[SetAside]]:
+        """The events each projection set aside and has not applied since."""
+        names = {p.tracking_name: p.name for p in self.projections}
+        found: dict[str, list[SetAside]] = {p.name: [] for p in self.projections}
+        for held in pending_set_aside(self.store, list(names)):
+            found[names[held.projection]].append(held)
+        return found
 
     def lag(self) -> int:
         """Notification ids not yet applied by the slowest projection (an upper bound)."""
@@ -92,12 +115,16 @@ class ReadModelRunner(LogConsumer):
         for projection in self.projections:
             if positions[projection.name] is None:  # nothing applied: no rows may be left
                 self.store.reset(projection.tracking_name, projection.tables, only_if_new=True)
+        if positions != self._held_at:  # first run, or another runner moved a projection
+            self._load_held()
         started = time.monotonic()
         try:
             applied = self.catch_up(progress)
         except BaseException:
             self.cases.clear()  # cases may be ahead of what was committed
+            self._held_at = None
             raise
+        self._held_at = dict(positions)
         return RunSummary(dict(positions), applied, time.monotonic() - started)
 
     def start(self) -> int | None:
@@ -114,7 +141,9 @@ class ReadModelRunner(LogConsumer):
         """Empty every read model and replay the whole log into it."""
         for projection in self.projections:
             self.store.reset(projection.tracking_name, projection.tables)
+            forget_set_aside(self.store, projection.tracking_name)
         self.cases.clear()
+        self._held_at = None
         return self.run(progress)
 
     def follow_runs(
@@ -140,7 +169,8 @@ class ReadModelRunner(LogConsumer):
     ) -> int:
         oldest = min(pos or 0 for pos in positions.values())
         fresh = [(i, e) for i, e in zip(ids, events, strict=True) if i > oldest]
-        cases = self._advance_cases([e for _, e in fresh])
+        numbers = {e.event_id: i for i, e in fresh}
+        cases, broken = self._advance_cases([e for _, e in fresh])
         writes: dict[str, PageWrite] = {}  # by projection name
         for projection in self.projections:
             done = positions[projection.name]
@@ -149,7 +179,8 @@ class ReadModelRunner(LogConsumer):
                 continue
             changes: list[Change] = []
             for case_id, case_events in new.items():
-                changes.extend(projection.changes(cases[case_id], case_events))
+                outcome = cases.get(case_id, broken.get(case_id, ""))
+                changes.extend(self._case_changes(projection, outcome, case_events, numbers, end))
             writes[projection.name] = PageWrite(projection.tracking_name, done, end, changes)
         self._apply(list(writes.values()))
         positions.update(dict.fromkeys(writes, end))
@@ -168,10 +199,52 @@ class ReadModelRunner(LogConsumer):
                     raise PositionConflict(write.projection, write.expected, found) from None
             raise  # the rows themselves were refused
 
-    def _advance_cases(self, events: list[ev.CaseEvent]) -> dict[UUID, Case]:
-        return {
-            case_id: self.cases.advance(case_id, evs) for case_id, evs in _by_case(events).items()
-        }
+    def _case_changes(
+        self,
+        projection: CaseProjection,
+        case: Case | str,
+        events: list[ev.CaseEvent],
+        numbers: dict[UUID, int],
+        end: int,
+    ) -> list[Change]:
+        """The case's rows with what was set aside for it before; or its events set aside
+        (``case`` is then the reason they could not be folded)."""
+        key = (projection.tracking_name, events[0].originator_id)
+        held = self._held.pop(key, [])
+        if isinstance(case, Case):
+            earlier = [e for _, e in held]
+            rows = lambda: projection.changes(case, [*earlier, *events])  # noqa: E731
+        else:
+            rows = list
+        changes, added = changes_or_set_aside(
+            key[0], rows, [(numbers[e.event_id], e) for e in events], [h for h, _ in held], end,
+            reason=case if isinstance(case, str) else "",
+        )  # fmt: skip
+        if added:
+            self._held[key] = held + list(zip(added, events, strict=True))
+        return changes
+
+    def _advance_cases(
+        self, events: list[ev.CaseEvent]
+    ) -> tuple[dict[UUID, Case], dict[UUID, str]]:
+        """The cases after ``events``, and why those that could not be folded were not."""
+        cases: dict[UUID, Case] = {}
+        broken: dict[UUID, str] = {}
+        for case_id, case_events in _by_case(events).items():
+            try:
+                cases[case_id] = self.cases.advance(case_id, case_events)
+            except PersistenceError:
+                raise  # the store, not the event: retry, never set aside
+            except Exception as error:
+                broken[case_id] = describe(error)
+        return cases, broken
+
+    def _load_held(self) -> None:
+        self._held = {}
+        names = [p.tracking_name for p in self.projections]
+        for held in pending_set_aside(self.store, names):
+            event = self.log.event_at(held.notification_id)
+            self._held.setdefault((held.projection, UUID(held.case_id)), []).append((held, event))
 
     def _load(self, case_id: UUID, version: int) -> Case:
         return cast(Case, self.ledger.repository.get(case_id, version=version))

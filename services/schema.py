@@ -24,6 +24,7 @@ from infra.keys import KEY_TABLES
 from infra.readmodel import ReadModelStore, Table, open_read_models
 from infra.service_tables import CASE_ACCESS, IDEMPOTENCY
 from projections.catalogue import all_projections
+from projections.set_aside import SET_ASIDE
 
 SCHEMA_VERSION_TABLE = Table(
     name="schema_version",
@@ -34,6 +35,7 @@ READ_MODELS: tuple[Table, ...] = tuple(t for p in all_projections() for t in p.t
 TABLES: tuple[Table, ...] = (
     SCHEMA_VERSION_TABLE,
     *READ_MODELS,
+    SET_ASIDE,
     *KEY_TABLES,
     CASE_ACCESS,
     IDEMPOTENCY,
@@ -54,12 +56,19 @@ class Migration:
 def _create_every_table(store: ReadModelStore) -> None:
     """Version 1: the tables as issue 18 found them (each ``IF NOT EXISTS``, so a store
     written before versions were recorded is brought under them unchanged)."""
-    store.create_tables(TABLES)
+    store.create_tables([t for t in TABLES if t not in LATER])
     store.write("INSERT INTO {key_epoch} (name, n) VALUES ('erasures', 0) ON CONFLICT DO NOTHING")
 
 
+def _create_set_aside(store: ReadModelStore) -> None:
+    """Version 2 (issue 19): events a projection set aside instead of stalling."""
+    store.create_tables([SET_ASIDE])
+
+
+LATER: tuple[Table, ...] = (SET_ASIDE,)  # tables a later step creates
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create every table of the side store", _create_every_table),
+    Migration(2, "create the set_aside table of the projection runner", _create_set_aside),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

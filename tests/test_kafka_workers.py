@@ -10,6 +10,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from uuid import uuid4
+
+import pytest
 
 from infra.kafka import KafkaSettings
 from infra.readmodel import ReadModelStore
@@ -22,8 +25,10 @@ from services.application.ledger import Ledger
 from services.schema import side_store as read_models
 from services.tools.simulate import simulate
 from services.workers.feed import Feed
+from services.workers.kafka_worker import KafkaWorker
 from tests.tansu import Broker
 from tests.test_feed import KEY
+from tests.test_poison_events import pending_set_aside, poison, store_unchecked
 from tests.test_projection_runner import dump
 
 PARTITIONS = 4
@@ -92,12 +97,50 @@ def _caught_up(
     settings: KafkaSettings,
     projections: list[CaseProjection],
     ends: dict[int, int],
+    group: str = "g1",
 ) -> bool:
     for partition, end in ends.items():
         if end == 0:
             continue
         for projection in projections:
-            name = f"kafka:g1:{settings.topic}:{partition}:{projection.tracking_name}"
+            name = f"kafka:{group}:{settings.topic}:{partition}:{projection.tracking_name}"
             if (store.position(name) or 0) < end:
                 return False
     return True
+
+
+def test_a_worker_sets_aside_what_it_cannot_apply_and_goes_on(
+    tmp_path: Path, broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19, hole 1, scaled out: the Kafka projection worker sets an event aside as the
+    single-node runner does, and both build the same read model around it."""
+    lines = [json.dumps(x) for x in simulate(20, seed=4)]
+    url, single_url = f"sqlite:///{tmp_path / 'ledger.db'}", f"sqlite:///{tmp_path / 'one.db'}"
+    settings = KafkaSettings(bootstrap=broker.bootstrap, topic="poison", partitions=2)
+    projections: list[CaseProjection] = [DeadlineProjection(), StatisticsProjection()]
+    bad = uuid4()
+    with Ledger(url) as ledger, read_models(url) as store:
+        import_lines(ledger, numbered(lines[:40]))
+        store_unchecked(ledger, poison(bad), monkeypatch)
+        import_lines(ledger, numbered(lines[40:]))
+        feed = Feed(ledger, store, settings, KEY, page_size=100)
+        feed.publish()
+        feed.close()
+        worker = KafkaWorker(ledger, store, projections, settings, "g-poison")
+        try:
+            ends = _end_offsets(settings)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not _caught_up(
+                store, settings, projections, ends, group="g-poison"
+            ):
+                worker.step()
+        finally:
+            worker.close()
+        assert _caught_up(store, settings, projections, ends, group="g-poison")
+        held = pending_set_aside(store)
+        assert {(h.projection.split(":")[0], h.case_id) for h in held} == {("deadlines", str(bad))}
+        scaled = dump(store, projections)
+    with Ledger(url) as ledger, read_models(single_url) as store:
+        ReadModelRunner(ledger, store, projections).run()
+        assert dump(store, projections) == scaled
+        assert [h.case_id for h in pending_set_aside(store)] == [str(bad)]

@@ -5,6 +5,7 @@ restarts them, then checks the store, the read models and the topic."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,10 +21,15 @@ import httpx
 import psycopg
 import pytest
 
+from domain.case import Case
 from projections.catalogue import all_projections
 from projections.runner import ReadModelRunner
+from services.application.importer import import_lines, numbered
 from services.application.ledger import Ledger
+from services.cli import main as cli
 from services.schema import side_store as read_models
+from services.tools.simulate import simulate
+from tests.api_support import ADMIN, api
 from tests.processes import (
     LoadClient,
     Process,
@@ -33,6 +39,7 @@ from tests.processes import (
     report_body,
     token,
 )
+from tests.test_poison_events import correct_first_sick_day, poison
 
 
 @pytest.fixture
@@ -375,3 +382,47 @@ def test_first_requests_racing_to_create_tables_all_succeed(postgres_schema_url:
     for store in stores:
         store.close()
     assert not failures, failures
+
+
+def test_a_poison_event_amid_ten_thousand_is_set_aside_and_every_other_event_projected(
+    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19, hole 1: an event no projection can apply (a year-9999 first sick day an
+    older ledger stored) in the middle of a 10,000-event load stops nothing: every other
+    event is projected, the poison is visible in ``ledger project --status`` and ``/ready``,
+    and a correction lets it through."""
+    url = postgres_schema_url
+    lines = list(simulate(1750, seed=19))
+    bad = uuid4()
+    middle = len(lines) // 2
+    file = [json.dumps(x) for x in [*lines[:middle], poison(bad), *lines[middle:]]]
+    assert len(file) >= 10_000
+    with Ledger(url) as ledger, monkeypatch.context() as patched:
+        patched.setattr(Case, "_admit_opening", staticmethod(lambda report: None))
+        import_lines(ledger, numbered(file))
+    monkeypatch.setenv("LEDGER_DATABASE_URL", url)
+    capsys.readouterr()
+    assert cli(["project", "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == len(file)
+
+    cases = {x["case_id"] for x in lines}
+    with read_models(url) as store:
+        projected = {r["case_id"] for r in store.query("SELECT case_id FROM {case_state}")}
+        assert projected == cases, "every case but the poisoned one is projected"
+        indexed = store.query("SELECT COUNT(*) AS n FROM {case_event}")[0]["n"]
+        assert indexed == len(file), "the event index holds every event, the poison too"
+    assert cli(["project", "--status", "--json"]) == 0
+    status = {row["projection"]: row for row in json.loads(capsys.readouterr().out)}
+    assert {row["behind"] for row in status.values()} == {0}
+    held = [(name, h["case_id"]) for name, row in status.items() for h in row["set_aside"]]
+    assert held == [("case_state", str(bad)), ("deadlines", str(bad))]
+
+    with api(url) as client:
+        assert client.get("/ready").json()["set_aside"] == {"case_state": 1, "deadlines": 1}
+        assert correct_first_sick_day(client, str(bad), "2026-01-05").status_code == 201
+        assert client.get(f"/cases/{bad}", headers=ADMIN).status_code == 200
+        assert client.get("/deadlines?employer=ER1", headers=ADMIN).status_code == 200
+        assert client.get("/ready").json()["set_aside"] == {}
+    with read_models(url) as store:
+        found = store.query("SELECT case_id FROM {case_state} WHERE case_id = ?", [str(bad)])
+        assert found, "the corrected case is projected"

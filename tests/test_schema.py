@@ -58,3 +58,19 @@ def test_queries_name_only_tables_of_the_schema(tmp_path: Path) -> None:
             store.query("SELECT * FROM {no_such_table}")
     finally:
         store.close()
+
+
+def test_a_store_at_version_1_gets_the_set_aside_table_by_an_explicit_step(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 added a table: a store set up by the issue-18 ledger (version 1) is
+    upgraded by migration 2, which ``ledger migrate`` names."""
+    with side_store(use_database) as store:
+        store.write("DROP TABLE {set_aside}")
+        store.write("UPDATE {schema_version} SET version = 1 WHERE name = 'side_store'")
+    assert main(["migrate", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["before"], done["after"]) == (1, 2)
+    assert done["applied"] == ["create the set_aside table of the projection runner"]
+    with side_store(use_database) as store:
+        assert store.query("SELECT count(*) AS n FROM {set_aside}") == [{"n": 0}]

@@ -264,6 +264,9 @@ class Readiness(BaseModel):
     feed: list[dict[str, str]] = Field(
         default=[], description="the analytics feed: publishing, or retrying and why"
     )
+    set_aside: dict[str, int] = Field(
+        default={}, description="events a read model could not apply (ledger project --status)"
+    )
 
 
 class HeadcountBody(BaseModel):

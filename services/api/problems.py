@@ -186,6 +186,8 @@ ERRORS: tuple[ErrorRow, ...] = (
              "Idempotency-Key used for another request"),
     ErrorRow(app.RequestInProgress, 409, "request-in-progress",
              "The first request with this key is still running"),
+    ErrorRow(app.UnreadableFileError, 409, "case-set-aside",
+             "The file holds an event the ledger cannot apply"),
     ErrorRow(app.CaseOwnerError, 409, "conflict", "Another writer opened this case"),
     ErrorRow(IntegrityError, 409, "conflict", "Another writer changed these cases first",
              _fixed("a case changed while this request was written; events already stored "

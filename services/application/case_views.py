@@ -17,6 +17,7 @@ from domain.timeline import TimelineEntry, full_timeline, known_by
 from infra.readmodel import ReadModelStore
 from projections.case_state import CaseSummary, find_cases
 from projections.event_index import EventIndexProjection, version_known_at
+from projections.set_aside import describe
 from services.application.ledger import Ledger, UnknownCaseError
 
 
@@ -83,11 +84,34 @@ class NotYetBegunError(UnknownCaseError):
         self.case_id = case_id
 
 
+class UnreadableFileError(Exception):
+    """The file holds an event the rules cannot compute with (one an older ledger stored);
+    the read models set it aside too, until a correction."""
+
+    def __init__(self, case_id: UUID, error: Exception) -> None:
+        super().__init__(
+            f"case {case_id} holds an event the ledger cannot apply ({describe(error)}); the "
+            "read models set it aside (ledger project --status): an admin records an "
+            "EventCorrected of the wrong event"
+        )
+        self.case_id = case_id
+
+
 def case_view(
     case: Case, as_of: date, known_at: datetime | None, medical: Medical | None = None
 ) -> dict[str, Any]:
     """The case as the file stood: raises ``NotYetKnownError`` when nothing was recorded by
-    ``known_at``, ``NotYetBegunError`` when the case had not begun on ``as_of``."""
+    ``known_at``, ``NotYetBegunError`` when the case had not begun on ``as_of``,
+    ``UnreadableFileError`` when its dates cannot be computed with."""
+    try:
+        return _case_view(case, as_of, known_at, medical)
+    except (ArithmeticError, ValueError) as error:  # a date the week arithmetic overflows
+        raise UnreadableFileError(case.id, error) from error
+
+
+def _case_view(
+    case: Case, as_of: date, known_at: datetime | None, medical: Medical | None
+) -> dict[str, Any]:
     if known_at is not None and not known_by(case.history, known_at):
         raise NotYetKnownError(case.id, known_at)
     if not any(

@@ -20,7 +20,11 @@ from infra.keys import CaseOwnerError, MissingKeyError
 from infra.pg_recorder import is_lock_timeout
 from infra.service_tables import AccessLogBusyError
 from projections.reports import MissingHeadcount
-from services.application.case_views import NotYetBegunError, NotYetKnownError
+from services.application.case_views import (
+    NotYetBegunError,
+    NotYetKnownError,
+    UnreadableFileError,
+)
 from services.application.erasure import ErasureError
 from services.application.importer import ImportRejectedError
 from services.application.ledger import DuplicateEventError, UnknownCaseError, VersionConflictError
@@ -50,6 +54,7 @@ __all__ = [
     "RuleViolation",
     "SchemaTooNewError",
     "UnknownCaseError",
+    "UnreadableFileError",
     "VersionConflictError",
     "is_lock_timeout",
 ]

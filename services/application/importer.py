@@ -27,7 +27,7 @@ from domain.events import CaseEvent
 from domain.interchange import InterchangeLine, LineError, parse_line
 from domain.rules import RuleViolation
 from infra.spill import Spill, SpilledCase
-from services.application.ledger import DuplicateEventError, Ledger, offer
+from services.application.ledger import DuplicateEventError, Ledger, offer, used_elsewhere
 
 log = logging.getLogger("ledger.import")
 
@@ -228,6 +228,19 @@ def _used_by_another_case(
     return True
 
 
+def _stored_in_other_cases(
+    ledger: Ledger, cases: list[tuple[UUID, list[tuple[int, InterchangeLine]]]], problems: _Problems
+) -> None:
+    """Lines whose ``event_id`` another case of the store holds (one query per group): the
+    store would refuse them half-way through the write, so the file is refused now."""
+    lines = [item for _, case_lines in cases for item in case_lines]
+    owners = ledger.cases_of_event_ids([line.event_id for _, line in lines])
+    for number, line in lines:
+        owner = owners.get(line.event_id)
+        if owner is not None and owner != line.case_id:
+            problems.add(ImportProblem(number, "event_id", used_elsewhere(line.event_id)))
+
+
 def _apply_case(
     ledger: Ledger,
     case: Case | None,
@@ -281,6 +294,7 @@ def _check_group(
     """Validate a group of cases, apply their rules and, while the file is clean so far,
     spill their new events sealed."""
     cases = [c for c in (_parse_case(spill, case, summary, problems) for case in group) if c]
+    _stored_in_other_cases(ledger, cases, problems)
     existing = ledger.existing_case_ids([case_id for case_id, _ in cases])
     subject_of = _subjects(ledger, [line for _, lines in cases for _, line in lines], problems)
     new: list[tuple[int, CaseEvent]] = []

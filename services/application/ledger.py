@@ -12,20 +12,23 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import datetime_now_with_tzinfo
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
 from domain import events as ev
 from domain.access import Principal, may_read_medical
 from domain.case import Case, record_fact
 from domain.interchange import InterchangeLine, event_fields, to_line
+from domain.plausible import recorded_at_problem
 from domain.privacy import Protection, protected_fields
-from domain.rules import ERASURE_ONLY_BY_COMMAND, RuleViolation, Violation
+from domain.rules import ERASURE_ONLY_BY_COMMAND, RECORDED_NOT_IN_FUTURE, RuleViolation, Violation
 from infra.config import database_url, eventsourcing_env
+from infra.event_ids import is_event_id_clash
 from infra.keys import KeyRing
 from infra.log_consumer import NotificationLog
 from infra.mapper import PydanticMapper
 from infra.readmodel import ReadModelStore
-from infra.store import existing_aggregate_ids
+from infra.store import cases_of_event_ids, existing_aggregate_ids
 from services.schema import open_store
 
 
@@ -136,7 +139,9 @@ class Ledger(Application[UUID]):
         case = offer(case, line, self.subject_of(line))
         try:
             self.save(case)
-        except IntegrityError:
+        except IntegrityError as error:
+            if is_event_id_clash(error):
+                raise DuplicateEventError(used_elsewhere(line.event_id)) from None
             latest = self.find_case(line.case_id)
             raise VersionConflictError(
                 line.case_id, expected_version, latest.version if latest else 0
@@ -198,6 +203,10 @@ class Ledger(Application[UUID]):
 
     def existing_case_ids(self, case_ids: Sequence[UUID]) -> set[UUID]:
         return existing_aggregate_ids(self.recorder, case_ids)
+
+    def cases_of_event_ids(self, event_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+        """The case already storing each of ``event_ids`` (the store's one-id index)."""
+        return cases_of_event_ids(self.recorder, event_ids)
 
     @property
     def notifications(self) -> NotificationLog:
@@ -270,10 +279,25 @@ def offer(case: Case | None, line: InterchangeLine, subject_id: UUID | None = No
         raise RuleViolation(
             Violation(ERASURE_ONLY_BY_COMMAND, "use `ledger erase`", "type", line.event_id)
         )
+    if line.recorded_at is not None:  # a writer's own clock: checked against the ledger's
+        future = recorded_at_problem(line.recorded_at, datetime_now_with_tzinfo())
+        if future is not None:
+            raise RuleViolation(
+                Violation(RECORDED_NOT_IN_FUTURE, future, "recorded_at", line.event_id)
+            )
     fields = event_fields(line)
     if event_class is ev.SicknessReported:
         fields["subject_id"] = subject_id
     return record_fact(case, line.case_id, event_class, **fields)
+
+
+def used_elsewhere(event_id: UUID) -> str:
+    """Why an ``event_id`` stored in another case cannot be used (naming no case: the caller
+    may not be allowed to know it exists)."""
+    return (
+        f"event_id {event_id} is already used by an event of another case; event ids are "
+        "unique across the ledger: use a new event_id"
+    )
 
 
 def same_as_stored(

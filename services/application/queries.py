@@ -5,6 +5,7 @@ export, the access log, readiness. Each function checks what the caller may see
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +31,7 @@ from infra.kafka import feed_status
 from infra.service_tables import access_log, record_access
 from projections.case_state import employer_ids
 from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
+from projections.set_aside import pending_set_aside
 from services.application.case_views import Medical, deadline_replay
 from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue, NotReady
@@ -153,6 +155,7 @@ class Readiness:
     head: int
     behind: dict[str, int]
     feed: list[dict[str, Any]]
+    set_aside: dict[str, int]  # events each read model set aside, where there are any
 
 
 def readiness(
@@ -164,4 +167,5 @@ def readiness(
     worst = max(behind.values(), default=0)
     if worst > max_lag:
         raise NotReady("Read models are behind", f"{worst} notifications behind (bound {max_lag})")
-    return Readiness(head, behind, feed_status(ctx.store))
+    held = Counter(h.projection.split(":")[0] for h in pending_set_aside(ctx.store))
+    return Readiness(head, behind, feed_status(ctx.store), dict(held))

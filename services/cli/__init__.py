@@ -46,6 +46,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.DuplicateEventError, EXIT_REFUSED, ""),
     (errors.VersionConflictError, EXIT_REFUSED, ""),
     (errors.CaseOwnerError, EXIT_REFUSED, ""),
+    (errors.UnreadableFileError, EXIT_REFUSED, ""),
     (errors.MissingHeadcount, EXIT_USAGE, ""),
     (errors.InvalidRequest, EXIT_USAGE, ""),
 )  # fmt: skip

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 from services.application.read_models import (
@@ -105,19 +106,31 @@ def _kafka_worker(args: argparse.Namespace) -> int:
 
 
 def _status(runner: ReadModelRunner, *, as_json: bool) -> int:
-    head = runner.head()
+    head, held = runner.head(), runner.set_aside()
     rows = [
-        {"projection": name, "position": pos, "head": head, "behind": head - (pos or 0)}
+        {
+            "projection": name,
+            "position": pos,
+            "head": head,
+            "behind": head - (pos or 0),
+            "set_aside": [asdict(h) for h in held[name]],
+        }
         for name, pos in runner.positions().items()
     ]
     if as_json:
         print(json.dumps(rows, indent=2))
-    else:
-        for row in rows:
-            print(
-                f"{row['projection']:12}  at {row['position'] or 0:,} of {head:,}  "
-                f"({row['behind']:,} notification ids behind)"
-            )
+        return 0
+    for row in rows:
+        print(
+            f"{row['projection']:12}  at {row['position'] or 0:,} of {head:,}  "
+            f"({row['behind']:,} notification ids behind)"
+        )
+        for h in held[str(row["projection"])]:
+            print(f"    set aside: notification {h.notification_id} ({h.event_type}, case "
+                  f"{h.case_id}): {h.reason}")  # fmt: skip
+    if any(held.values()):
+        print("set-aside events are applied once the case's events can be: record a correction "
+              "(ledger record EventCorrected ...) of the event that is wrong")  # fmt: skip
     return 0
 
 

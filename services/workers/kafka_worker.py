@@ -18,17 +18,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from threading import Event
 from typing import Any, cast
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from domain.case import Case
+from domain.events import CaseEvent
 from infra.kafka import KafkaSettings
 from infra.log_consumer import Follower, NotificationLog
 from infra.readmodel import Change, ReadModelStore
 from projections.base import CaseProjection
+from projections.set_aside import changes_or_set_aside, describe, pending_of_cases
 from services.application.ledger import Ledger
 
 log = logging.getLogger("ledger.worker")
@@ -111,23 +115,43 @@ class KafkaWorker(Follower):
         return batches
 
     def _apply(self, tp: TopicPartition, messages: list[Any]) -> Batch:
-        notification_ids = [int(dict(m.headers)["notification_id"]) for m in messages]
-        case_ids = list(dict.fromkeys(self._case_of(n) for n in notification_ids))
-        cases = {case_id: self._load(case_id) for case_id in case_ids}
+        numbers = [int(dict(m.headers)["notification_id"]) for m in messages]
+        by_case: dict[UUID, list[tuple[int, CaseEvent]]] = {}
+        for number in numbers:
+            event = self.log.event_at(number)
+            by_case.setdefault(event.originator_id, []).append((number, event))
+        cases, broken = self._load_cases(list(by_case))
         next_offset = messages[-1].offset + 1
         for projection in self.projections:
             name = self.position_name(tp.partition, projection)
             done = self.store.position(name)
             if done is not None and done >= next_offset:
                 continue  # already applied (seen again after a rebalance)
+            held = pending_of_cases(self.store, projection.tracking_name, list(by_case))
             changes: list[Change] = []
-            for case in cases.values():
-                changes.extend(projection.changes(case, []))
+            for case_id, events in by_case.items():
+                case = cases.get(case_id)
+                rows = list if case is None else partial(projection.changes, case, [])
+                found, _ = changes_or_set_aside(
+                    projection.tracking_name, rows, events, held.get(str(case_id), []),
+                    numbers[-1], reason=broken.get(case_id, ""),
+                )  # fmt: skip
+                changes.extend(found)
             self.store.apply(name, done, next_offset, changes)
-        return Batch(tp.partition, len(messages), len(cases), next_offset)
+        return Batch(tp.partition, len(messages), len(by_case), next_offset)
 
-    def _case_of(self, notification_id: int) -> UUID:
-        return self.log.event_at(notification_id).originator_id
+    def _load_cases(self, case_ids: list[UUID]) -> tuple[dict[UUID, Case], dict[UUID, str]]:
+        """The cases at their latest version, and why those that cannot be folded are not."""
+        cases: dict[UUID, Case] = {}
+        broken: dict[UUID, str] = {}
+        for case_id in case_ids:
+            try:
+                cases[case_id] = self._load(case_id)
+            except PersistenceError:
+                raise  # the store, not the event: retry, never set aside
+            except Exception as error:
+                broken[case_id] = describe(error)
+        return cases, broken
 
     def _load(self, case_id: UUID) -> Case:
         return cast(Case, self.ledger.repository.get(case_id))

@@ -35,4 +35,5 @@ def ready(ctx: Context) -> Readiness:
         log.warning("not ready: %s", error)  # the reason goes to the log, not to the caller
         raise NotReady("The store does not answer", "the database does not answer; retry") from None
     found = queries.readiness(ctx, head, positions, ctx.settings.ready_max_lag)
-    return Readiness(status="ready", head=found.head, behind=found.behind, feed=found.feed)
+    return Readiness(status="ready", head=found.head, behind=found.behind, feed=found.feed,
+                     set_aside=found.set_aside)  # fmt: skip
