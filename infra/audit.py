@@ -29,7 +29,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification
+from eventsourcing.utils import get_topic
 
+from domain.events import PersonalDataErased, SicknessReported
 from domain.merkle import (
     Frontier,
     consistency_proof,
@@ -308,7 +310,26 @@ class AuditLog:
         report.problems.extend(_check_sequence(checkpoints, len(recorded), expect))
         report.problems.extend(verify_access_chain(self.store))
         report.problems.extend(self._check_access_heads(checkpoints))
+        report.problems.extend(self._check_file_keys(notifications))
         return report
+
+    def _check_file_keys(self, notifications: Sequence[Notification]) -> list[str]:
+        """A file's keys are destroyed only by an erasure, which records PersonalDataErased
+        first: keys gone without that event are a deletion someone hid."""
+        erased = {n.originator_id for n in notifications if n.topic == ERASED_TOPIC}
+        keyed = {
+            str(r["case_id"])
+            for r in self.store.query("SELECT case_id FROM {file_key} WHERE personal IS NOT NULL")
+        }
+        return [
+            f"case {n.originator_id}: its keys are gone but no PersonalDataErased event "
+            "records an erasure (key row deleted or emptied)"
+            for n in notifications
+            if n.topic == REPORT_TOPIC
+            and n.originator_id not in erased
+            and str(n.originator_id) not in keyed
+            and _sealed_report(n)
+        ]
 
     def _check_access_heads(self, checkpoints: Sequence[dict[str, Any]]) -> list[str]:
         """Each checkpoint signed the access log's head: it must still be there."""
@@ -322,6 +343,20 @@ class AuditLog:
                 return [f"access log: record {cp['access_seq']}, signed in checkpoint "
                         f"{cp['seq']}, is missing or changed"]  # fmt: skip
         return []
+
+
+REPORT_TOPIC = get_topic(SicknessReported)
+ERASED_TOPIC = get_topic(PersonalDataErased)
+
+
+def _sealed_report(notification: Notification) -> bool:
+    """Whether the report was stored sealed, under file keys (issue 9 on); older reports
+    are plain text and never had keys."""
+    try:
+        state = json.loads(notification.state)
+    except ValueError:
+        return False
+    return isinstance(state, dict) and state.get("subject_id") is not None
 
 
 def _check_signature(cp: dict[str, Any], key: str) -> list[str]:

@@ -53,6 +53,14 @@ def master_key_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ["LEDGER_MASTER_KEY_FILE"] = before
 
 
+@pytest.fixture(autouse=True)
+def witness_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own checkpoint witness (infra/witness.py), never the working directory's."""
+    path = tmp_path / "witness.jsonl"
+    monkeypatch.setenv("LEDGER_WITNESS_FILE", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     return require_postgres()

@@ -47,8 +47,9 @@ def _event(type_: str, on: str = "2026-09-25", **data: Any) -> dict[str, Any]:
 # (who, method, path, body, status, reason in the problem)
 MATRIX: list[tuple[tuple[str, str, list[str] | None], str, str, Any, int, str]] = [
     (EMPLOYER_A, "GET", "/cases/{a}", None, 200, ""),
-    (EMPLOYER_A, "GET", "/cases/{b}", None, 403, "does not serve employer ER-B"),
-    (EMPLOYER_A, "GET", "/cases/{b}/timeline", None, 403, "does not serve employer ER-B"),
+    # issue 19: another employer's case is answered as an unknown one (no existence oracle)
+    (EMPLOYER_A, "GET", "/cases/{b}", None, 404, "does not exist"),
+    (EMPLOYER_A, "GET", "/cases/{b}/timeline", None, 404, "does not exist"),
     (EMPLOYER_A, "GET", "/deadlines", None, 200, ""),
     (EMPLOYER_A, "GET", "/deadlines?employer=ER-B", None, 403, "only of the employers it serves"),
     (EMPLOYER_A, "POST", "/cases/{a}/events", _event("PlanOfApproachAgreed", goal="own_work"), 201, ""),
@@ -56,7 +57,7 @@ MATRIX: list[tuple[tuple[str, str, list[str] | None], str, str, Any, int, str]] 
     (EMPLOYER_A, "POST", "/cases/{a}/events", _event("WorkPartiallyResumed", incapacity_percent=50), 403, "may not record WorkPartiallyResumed"),
     (EMPLOYER_A, "POST", "/cases/{a}/events", _event("WageSanctionImposed", kind="substantive", ends_on="2029-01-01"), 403, "may not record WageSanctionImposed"),
     (EMPLOYER_A, "POST", "/cases/{a}/events", _event("EventRetracted", retracts="{analysis}", reason="wrong"), 403, "nor correct it"),
-    (EMPLOYER_A, "POST", "/cases/{b}/events", _event("UWVNotified"), 403, "does not serve employer ER-B"),
+    (EMPLOYER_A, "POST", "/cases/{b}/events", _event("UWVNotified"), 404, "does not exist"),
     (EMPLOYER_A, "POST", "/cases", {"employee_id": "EA2", "employer_id": "ER-A", "first_sick_day": "2026-09-10"}, 201, ""),
     (EMPLOYER_A, "POST", "/cases", {"employee_id": "EB2", "employer_id": "ER-B", "first_sick_day": "2026-09-10"}, 403, "does not serve employer ER-B"),
     (EMPLOYER_A, "POST", "/cases", {"employee_id": "EA3", "employer_id": "ER-A", "first_sick_day": "2026-09-10", "incapacity_percent": 60}, 403, "only the occupational physician"),
@@ -64,7 +65,7 @@ MATRIX: list[tuple[tuple[str, str, list[str] | None], str, str, Any, int, str]] 
     (EMPLOYER_A, "GET", "/cases/{a}/access-log", None, 403, "UWV reviewers and admins"),
     (EMPLOYER_A, "POST", "/events:import", "", 403, "only an admin"),
     (MANAGER_A, "GET", "/cases/{a}", None, 200, ""),
-    (MANAGER_A, "GET", "/cases/{b}", None, 403, "does not serve employer ER-B"),
+    (MANAGER_A, "GET", "/cases/{b}", None, 404, "does not exist"),
     (MANAGER_A, "GET", "/deadlines?case_manager=cm-1&employer=ER-A", None, 200, ""),
     (MANAGER_A, "POST", "/cases/{a}/events", _event("CaseManagerAppointed", case_manager_id="cm-1"), 201, ""),
     (MANAGER_A, "POST", "/cases/{a}/events", _event("SicknessResumed", incapacity_percent=80), 403, "only the occupational physician"),
@@ -225,5 +226,25 @@ def test_the_review_pack_over_http(world: tuple[TestClient, Case]) -> None:
     page = client.get(f"/cases/{case.a}/review-pack", params={"format": "html"},
                       headers=auth(*REVIEWER))  # fmt: skip
     assert "Are all documents present?" in page.text
-    assert client.get(f"/cases/{case.b}/review-pack", headers=auth(*EMPLOYER_A)).status_code == 403
+    assert client.get(f"/cases/{case.b}/review-pack", headers=auth(*EMPLOYER_A)).status_code == 404  # issue 19: no oracle
     assert client.get(f"/cases/{case.a}/review-pack", headers=auth(*ANALYST)).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/cases/{id}", "/cases/{id}/timeline", "/cases/{id}/deadlines"])
+def test_a_foreign_case_reads_exactly_like_one_that_does_not_exist(
+    world: tuple[TestClient, Case], path: str
+) -> None:
+    """Issue 19, item 8: the 403 named the employer owning a foreign case, and told that it
+    existed. Now a foreign case and a case id nobody used get the same answer."""
+    client, case = world
+    headers = auth(*EMPLOYER_A)
+    nobody = "00000000-0000-4000-8000-000000000000"
+    foreign = client.get(path.format(id=case.b), headers=headers)
+    unknown = client.get(path.format(id=nobody), headers=headers)
+    assert (foreign.status_code, unknown.status_code) == (404, 404)
+    assert foreign.json() == {**unknown.json(), "detail": unknown.json()["detail"].replace(
+        nobody, str(case.b))}  # fmt: skip
+    assert "ER-B" not in foreign.text
+    posted = client.post(f"/cases/{case.b}/events", json=_event("UWVNotified"), headers=headers)
+    assert posted.status_code == 404
+    assert "ER-B" not in posted.text

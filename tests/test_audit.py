@@ -84,6 +84,9 @@ def _sql(url: str, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
         connection.commit()
 
 
+# A forged copy of a stored state under an event id of its own (%s): the store keeps event
+# ids unique (issue 19), so a plain copy would be refused before verify sees it.
+FORGED_ID = "overlay(state placing %s from position('\"event_id\":\"'::bytea in state) + 12 for 36)"
 TAMPERING: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
     "modified": [("UPDATE {s}.ledger_events SET state = set_byte(state, 20, "
                   "(get_byte(state, 20) + 1) %% 256) WHERE notification_id = 6", ())],
@@ -94,8 +97,9 @@ TAMPERING: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
         ("UPDATE {s}.ledger_events SET notification_id = 7 WHERE notification_id = -1", ()),
     ],
     "inserted": [("INSERT INTO {s}.ledger_events (originator_id, originator_version, topic, "
-                  "state, notification_id) SELECT %s, 1, topic, state, 0 FROM {s}.ledger_events "
-                  "WHERE notification_id = 1", (uuid4(),))],
+                  "state, notification_id) SELECT %s, 1, topic, " + FORGED_ID + ", 0 "
+                  "FROM {s}.ledger_events WHERE notification_id = 1",
+                  (uuid4(), str(uuid4()).encode()))],
     "checkpoint": [("UPDATE {s}.audit_checkpoint_v3 SET root = %s WHERE seq = 1", ("00" * 32,))],
     "access changed": [("UPDATE {s}.case_access_v2 SET subject = 'nobody' WHERE seq = 2", ())],
     "access removed": [("DELETE FROM {s}.case_access_v2 WHERE seq = 3", ())],
@@ -231,8 +235,9 @@ def test_review_findings_on_verify(
     assert "checkpoint 1: not the one published" in err
     _sql(url, [
         ("INSERT INTO {s}.ledger_events (originator_id, originator_version, topic, state, "
-         "notification_id) SELECT originator_id, 99, topic, state, %s FROM {s}.ledger_events "
-         "WHERE notification_id = 1", (-(2**62),)),
+         "notification_id) SELECT originator_id, 99, topic, " + FORGED_ID + ", %s "
+         "FROM {s}.ledger_events WHERE notification_id = 1",
+         (str(uuid4()).encode(), -(2**62))),
     ])  # fmt: skip
     assert main(["verify"]) == 1
     assert "inserted: a row with notification id" in capsys.readouterr().err

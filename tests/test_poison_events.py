@@ -173,7 +173,7 @@ def test_a_correction_frees_the_set_aside_event(
         store_unchecked(ledger, poison(bad), monkeypatch)
     with api(database_url) as client:
         assert client.get("/deadlines?employer=ER1", headers=ADMIN).status_code == 200
-        ready = client.get("/ready")
+        ready = client.get("/ready", headers=ADMIN)
         assert ready.status_code == 200, ready.text
         assert ready.json()["set_aside"] == {"case_state": 1, "deadlines": 1}
         shown = client.get(f"/cases/{bad}", headers=ADMIN)
@@ -182,7 +182,7 @@ def test_a_correction_frees_the_set_aside_event(
         answer = correct_first_sick_day(client, str(bad), "2026-01-05")
         assert answer.status_code == 201, answer.text
         assert client.get("/deadlines?employer=ER1", headers=ADMIN).status_code == 200
-        assert client.get("/ready").json()["set_aside"] == {}
+        assert client.get("/ready", headers=ADMIN).json()["set_aside"] == {}
         shown = client.get(f"/cases/{bad}", headers=ADMIN)
         assert shown.status_code == 200, shown.text
         assert shown.json()["state"]["first_sick_day"] == "2026-01-05"

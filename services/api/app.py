@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from services.api import pages, problems, routes
 from services.api.context import ApiContext
+from services.api.headers import SecurityHeaders
 from services.api.limits import BodyLimit
 from services.bootstrap import Settings
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_body=ctx.settings.max_body_bytes, max_import=ctx.settings.max_import_bytes
     )
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so a 413 gets them too
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(pages.router)

@@ -259,8 +259,8 @@ class Readiness(BaseModel):
     model_config = _example({"status": "ready", "head": 1134, "behind": {"case_state": 0}})
 
     status: str
-    head: int
-    behind: dict[str, int]
+    head: int | None = Field(default=None, description="admin only, as the rest below")
+    behind: dict[str, int] = {}
     feed: list[dict[str, str]] = Field(
         default=[], description="the analytics feed: publishing, or retrying and why"
     )

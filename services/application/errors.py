@@ -19,6 +19,7 @@ from infra.headcount import HeadcountRejectedError
 from infra.keys import CaseOwnerError, MissingKeyError
 from infra.pg_recorder import is_lock_timeout
 from infra.service_tables import AccessLogBusyError
+from infra.witness import WitnessError
 from projections.reports import MissingHeadcount
 from services.application.case_views import (
     NotYetBegunError,
@@ -56,6 +57,7 @@ __all__ = [
     "UnknownCaseError",
     "UnreadableFileError",
     "VersionConflictError",
+    "WitnessError",
     "is_lock_timeout",
 ]
 

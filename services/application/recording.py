@@ -21,6 +21,7 @@ from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue
 from services.application.importer import ImportSummary, import_lines
 from services.application.ledger import Appended
+from services.application.queries import unless_served
 
 S5 = "poortwachter.md s5"
 
@@ -96,6 +97,7 @@ def authorize(
 ) -> None:
     """Whether ``principal`` may record this event for ``case``; a correction is judged by
     the kind of event it corrects."""
+    unless_served(principal, case)
     target_class: type[ev.CaseEvent] | None = None
     if event_class in ev.CORRECTION_TYPES:
         target_id = data.get("corrects") or data.get("retracts")

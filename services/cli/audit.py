@@ -11,7 +11,11 @@ from threading import Event
 from uuid import UUID
 
 from services.application import audit
-from services.application.errors import CheckpointClashError, MissingSigningKeyError
+from services.application.errors import (
+    CheckpointClashError,
+    MissingSigningKeyError,
+    WitnessError,
+)
 from services.application.review_pack import review_pack, write_pack
 from services.cli.common import EXIT_USAGE, Commands, add_json, command, runtime, stop_on_signals
 
@@ -29,6 +33,9 @@ def register(commands: Commands) -> None:
     )  # fmt: skip
     add_json(p)
     p.add_argument("--every", type=float, metavar="SECONDS", help="keep signing at this interval")
+    p.add_argument("--witness", type=Path, action="append", default=[], metavar="FILE",
+                   help="also append the checkpoint to this witness file (a reviewer's "
+                   "copy); LEDGER_WITNESS_FILE (.ledger-witness.jsonl) always gets it")  # fmt: skip
 
     p = command(
         commands, "verify", cmd_verify,
@@ -44,6 +51,9 @@ def register(commands: Commands) -> None:
     p.add_argument("--public-key", metavar="HEX", help="the signer to pin (no private key needed)")
     p.add_argument("--expect", nargs="+", metavar="SEQ:ROOT",
                    help="checkpoints published elsewhere, which must still be here")  # fmt: skip
+    p.add_argument("--witness", type=Path, action="append", default=[], metavar="FILE",
+                   help="a witness file (ledger checkpoint --witness): each checkpoint in it "
+                   "must still be here; LEDGER_WITNESS_FILE is always read")  # fmt: skip
 
     p = command(
         commands, "proof", cmd_proof,
@@ -78,7 +88,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     with runtime() as rt:
         while True:
             try:
-                cp = audit.checkpoint(rt)
+                cp = audit.checkpoint(rt, args.witness)
             except CheckpointClashError as clash:
                 print(f"ledger checkpoint: {clash}", file=sys.stderr)
                 if not args.every:
@@ -105,8 +115,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         expect.append((int(seq), root.lower()))
     with runtime() as rt:
         try:
-            report = audit.verify(rt, args.public_key, expect)
-        except MissingSigningKeyError as missing:
+            report = audit.verify(rt, args.public_key, expect, args.witness)
+        except (MissingSigningKeyError, WitnessError) as missing:
             print(f"ledger verify: {missing}", file=sys.stderr)
             return EXIT_USAGE
     if args.json:

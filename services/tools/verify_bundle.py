@@ -190,7 +190,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("bundle", help="a proof bundle (JSON) from `ledger proof`")
     parser.add_argument("--public-key", help="the ledger's Ed25519 public key (hex): pin it")
+    parser.add_argument("--unpinned", action="store_true",
+                        help="check the bundle under the key it carries; never says VERIFIED, "
+                        "since anyone can sign with a key of their own (exit 3)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.public_key is None and not args.unpinned:
+        print("REFUSED: no --public-key: pin the ledger's key (from its operator, out of band); "
+              "--unpinned checks consistency only", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         with open(args.bundle, encoding="utf-8") as file:
             bundle = json.load(file)
@@ -198,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     except (Refused, KeyError, ValueError, TypeError, OSError) as error:
         print(f"REFUSED: {error}", file=sys.stderr)
         return 1
-    if args.public_key is None:
-        print("warning: no --public-key pinned; trusting the key in the bundle", file=sys.stderr)
     print("\n".join(lines))
+    if args.public_key is None:
+        print("CONSISTENT under the bundle's own key, NOT VERIFIED: no key pinned")
+        return 3
     print("VERIFIED")
     return 0
 
