@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -39,6 +40,7 @@ from tests.processes import (
     report_body,
     token,
 )
+from tests.test_backup import a_ledger_worth_backing_up
 from tests.test_poison_events import correct_first_sick_day, poison
 
 
@@ -427,3 +429,39 @@ def test_a_poison_event_amid_ten_thousand_is_set_aside_and_every_other_event_pro
     with read_models(url) as store:
         found = store.query("SELECT case_id FROM {case_state} WHERE case_id = ?", [str(bad)])
         assert found, "the corrected case is projected"
+
+
+def test_a_backup_restores_into_an_empty_postgresql_byte_for_byte(
+    postgres_schema_url: str, other_schema: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Issue 19, hole 3, through the commands an operator runs (in their own processes):
+    ``ledger export --backup`` of a ledger with an erased file, a medical note and 2,000
+    simulated events, ``ledger restore`` into an empty schema, and the two compared row
+    by row and byte by byte, in SQL."""
+    monkeypatch.setenv("LEDGER_DATABASE_URL", postgres_schema_url)
+    a_ledger_worth_backing_up(tmp_path, capsys)
+    with Ledger(postgres_schema_url) as ledger:
+        import_lines(ledger, numbered([json.dumps(x) for x in simulate(350, seed=31)]))
+    ledger_command = [sys.executable, "-m", "services.cli"]
+    backup = tmp_path / "ledger.backup"
+    with backup.open("w") as out:
+        subprocess.run([*ledger_command, "export", "--backup"], stdout=out, check=True,
+                       env=environment(postgres_schema_url))  # fmt: skip
+    subprocess.run([*ledger_command, "restore", str(backup)], check=True,
+                   env=environment(other_schema))  # fmt: skip
+
+    def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+        base, schema = url.split("?schema=")
+        with psycopg.connect(base) as connection:
+            connection.execute(f'SET search_path TO "{schema}"')
+            return [tuple(r) for r in connection.execute(sql).fetchall()]
+
+    events = ("SELECT notification_id, originator_id, originator_version, topic, state "
+              "FROM ledger_events ORDER BY notification_id")  # fmt: skip
+    assert len(rows(postgres_schema_url, events)) >= 2_000
+    assert rows(other_schema, events) == rows(postgres_schema_url, events)
+    for table in ("file_key", "subject_index_v2", "ledger_key", "key_epoch", "audit_leaf",
+                  "audit_checkpoint_v3", "case_access_v2"):  # fmt: skip
+        sql = f"SELECT * FROM {table} ORDER BY 1, 2"
+        assert rows(other_schema, sql) == rows(postgres_schema_url, sql), table

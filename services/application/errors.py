@@ -21,6 +21,7 @@ from infra.pg_recorder import is_lock_timeout
 from infra.service_tables import AccessLogBusyError
 from infra.witness import WitnessError
 from projections.reports import MissingHeadcount
+from services.application.backup import BackupRejectedError, StoreNotEmptyError
 from services.application.case_views import (
     NotYetBegunError,
     NotYetKnownError,
@@ -34,6 +35,7 @@ from services.schema import SchemaTooNewError
 __all__ = [
     "AccessLogBusyError",
     "ApplicationError",
+    "BackupRejectedError",
     "CaseOwnerError",
     "CheckpointClashError",
     "ConfigurationError",
@@ -54,6 +56,7 @@ __all__ = [
     "RequestInProgress",
     "RuleViolation",
     "SchemaTooNewError",
+    "StoreNotEmptyError",
     "UnknownCaseError",
     "UnreadableFileError",
     "VersionConflictError",

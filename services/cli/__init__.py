@@ -47,6 +47,8 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.VersionConflictError, EXIT_REFUSED, ""),
     (errors.CaseOwnerError, EXIT_REFUSED, ""),
     (errors.UnreadableFileError, EXIT_REFUSED, ""),
+    (errors.BackupRejectedError, EXIT_REFUSED, ""),
+    (errors.StoreNotEmptyError, EXIT_REFUSED, ""),
     (errors.MissingHeadcount, EXIT_USAGE, ""),
     (errors.InvalidRequest, EXIT_USAGE, ""),
 )  # fmt: skip
