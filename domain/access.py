@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -274,6 +275,25 @@ SMALL_GROUP = 10  # the smallest group an analyst may see (no person singled out
 
 def suppress_below(principal: Principal) -> int | None:
     return SMALL_GROUP if principal.role is Role.ANALYST else None
+
+
+# Analysts see statistics as published at the end of each month, never as of any day
+# (issue 19): two reports a day apart differ by what happened that day, which in a small
+# group is one person's record, however large the groups shown. Data, not code: a
+# weekly publication would be ``"week"``.
+PUBLICATION_PERIOD = "month"
+
+
+def published_as_of(principal: Principal, on: date) -> date:
+    """The day a caller's statistics are computed on: for analysts the last day of the
+    last publication period that ended by ``on``; for everyone else ``on`` itself."""
+    if suppress_below(principal) is None:
+        return on
+    if PUBLICATION_PERIOD == "week":
+        return on - timedelta(days=(on.isoweekday() % 7))  # the Sunday on or before
+    if (on + timedelta(days=1)).day == 1:
+        return on
+    return on.replace(day=1) - timedelta(days=1)
 
 
 def actor_role(role: Role) -> ev.ActorRole:

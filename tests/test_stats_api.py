@@ -48,7 +48,7 @@ def test_analysts_never_see_small_groups(client: TestClient) -> None:
         start = line(c, "SecondTrackStarted", date(2026, 11, 10), provider_id="prov-rare")
         rare += [report(c, date(2026, 9, 1)), start]
     assert client.post("/events:import", content=jsonl(rare), headers=ADMIN).status_code == 200
-    params = {"on": "2026-11-20", "by": ["provider"]}
+    params = {"on": "2026-11-30", "by": ["provider"]}  # a month's end: published (issue 19)
     admin_view = client.get("/stats/second-track", params=params, headers=ADMIN).json()
     analyst_view = client.get("/stats/second-track", params=params, headers=analyst).json()
     assert [g["n"] for g in admin_view["groups"] if g["by"]["provider"] == "prov-rare"] == [3]
@@ -133,3 +133,38 @@ def test_ledger_stats_cli(
         if item["type"] == "SicknessReported" and item["data"]["employer_id"] == "ER0"
     )  # every case of the population falls ill on 2024-01-08
     assert kpi["report_frequency"] == pytest.approx(reports / 50 * 4, abs=0.001)
+
+
+@pytest.mark.parametrize("kind", ["second-track", "deadlines"])
+def test_analysts_cannot_subtract_one_day_from_the_next(client: TestClient, kind: str) -> None:
+    """Issue 19, hole 6: the same statistic asked for two consecutive days gave, per
+    dimension, one person's record by subtraction. Analysts now get the figures published
+    at the end of each month (``PUBLICATION_PERIOD``), whatever day they ask for."""
+    analyst = auth("analyst", "an-1")
+    params = {"by": ["provider"]} if kind == "second-track" else {}
+
+    def seen(on: date, headers: dict[str, str]) -> object:
+        answer = client.get(f"/stats/{kind}", params={**params, "on": on.isoformat()},
+                            headers=headers)  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    days = [date(2026, 11, d) for d in range(1, 30)]
+    as_admin = [seen(day, ADMIN) for day in days]
+    assert len({json.dumps(v, sort_keys=True) for v in as_admin}) > 1, "the figures move daily"
+    published = seen(date(2026, 10, 31), analyst)
+    assert all(seen(day, analyst) == published for day in days)
+    assert seen(date(2026, 11, 30), analyst) != published, "the month's end publishes anew"
+
+
+def test_the_publication_period_is_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain import access
+    from domain.access import Principal, Role, published_as_of
+
+    analyst, admin = Principal("an-1", Role.ANALYST), Principal("ad-1", Role.ADMIN)
+    assert published_as_of(analyst, date(2026, 11, 17)) == date(2026, 10, 31)
+    assert published_as_of(analyst, date(2026, 11, 30)) == date(2026, 11, 30)
+    assert published_as_of(admin, date(2026, 11, 17)) == date(2026, 11, 17)
+    monkeypatch.setattr(access, "PUBLICATION_PERIOD", "week")
+    assert published_as_of(analyst, date(2026, 11, 17)) == date(2026, 11, 15)  # a Tuesday
+    assert published_as_of(analyst, date(2026, 11, 15)) == date(2026, 11, 15)  # a Sunday

@@ -10,7 +10,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.access import Principal, Role, may_read_statistics, suppress_below
+from domain.access import (
+    Principal,
+    Role,
+    may_read_statistics,
+    published_as_of,
+    suppress_below,
+)
 from domain.kpi import Period
 from infra.headcount import HeadcountRow, parse_csv, store_headcount, workforce
 
@@ -45,6 +51,7 @@ def statistics(
     KPIs for its own; for analysts, groups too small to hide a person are suppressed."""
     Forbidden.unless(may_read_statistics(principal, employer_id if kind == "kpi" else None))
     ctx.catch_up()
+    on = published_as_of(principal, on)  # analysts: per month, never per day (no differencing)
     try:
         return report(ctx.store, kind, on, by=by, employer_id=employer_id, period=period,
                       suppress_below=suppress_below(principal))  # fmt: skip
