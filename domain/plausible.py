@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, get_args, get_origin
 
 from domain import events as ev
 
@@ -31,9 +32,36 @@ CLOCK_SKEW = timedelta(minutes=5)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+@cache
+def _fields(event_class: type[ev.CaseEvent]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The data fields of a class that may hold a date, and those that may hold text
+    (worked out once per class: these checks run for every event of an import)."""
+    dates, texts = [], []
+    for name in event_class.payload_fields():
+        kinds = _kinds(event_class.model_fields[name].annotation)
+        if date in kinds:
+            dates.append(name)
+        if kinds & {str, dict, list, tuple, object}:
+            texts.append(name)
+    return tuple(dates), tuple(texts)
+
+
+def _kinds(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits (through unions, Annotated and generics)."""
+    origin = get_origin(annotation)
+    if origin is None:
+        if annotation is Any:
+            return {object}
+        return {annotation} if isinstance(annotation, type) else set()
+    found = {origin} if isinstance(origin, type) else set()
+    for argument in get_args(annotation):
+        found |= _kinds(argument)
+    return found
+
+
 def data_dates(event: ev.CaseEvent) -> Iterator[tuple[str, date]]:
     """The dates in an event's data, by dotted field (``data.first_sick_day``)."""
-    for name in event.payload_fields():
+    for name in _fields(type(event))[0]:
         value = getattr(event, name)
         if isinstance(value, date):
             yield f"data.{name}", value
@@ -75,7 +103,7 @@ def recorded_at_problem(recorded_at: datetime, now: datetime) -> str | None:
 
 def control_character_field(event: ev.CaseEvent) -> str | None:
     """The first text field of the event's data holding a control character."""
-    for name in event.payload_fields():
+    for name in _fields(type(event))[1]:
         found = _first_control(getattr(event, name), f"data.{name}")
         if found is not None:
             return found

@@ -476,6 +476,18 @@ class KeyRing:
         )
         return int(rows[0]["n"])
 
+    def files_opened_before(self, older_than_seconds: int) -> list[tuple[UUID, str]]:
+        """(case id, token) of the live key rows opened more than ``older_than_seconds``
+        ago: the caller keeps those whose case has no events (an import killed before it
+        wrote) for ``drop_unused_files``."""
+        cutoff = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
+        rows = self.store.query(
+            "SELECT case_id, personal FROM {file_key} WHERE created_at < ? "
+            "AND erased_at IS NULL AND personal IS NOT NULL",
+            [cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+        )
+        return [(UUID(str(r["case_id"])), str(r["personal"])) for r in rows]
+
     def drop_orphan_subjects(self, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> int:
         """Forget employee ids whose report was refused: a subject with no file after a day."""
         cutoff = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)

@@ -4,20 +4,32 @@ An import of a million lines must not hold a million lines, events or cases in
 memory. The importer spills each line under its case, reads the lines back one
 group of cases at a time, and spills the sealed events it will write. The file
 lives in a private temporary directory (``TMPDIR``) and is removed when the
-import ends, refused or not; the lines in it are as plain as the input file,
-the events are sealed as they will be stored.
+import ends, refused or not; an import killed before it could remove it leaves it to
+the next import, which removes every scratch directory whose process is gone. The
+lines in it are encrypted with a key that only the importing process holds (it dies
+with the process, so a left-over file opens for nobody); the events are sealed as
+they will be stored.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import StoredEvent
+
+PREFIX = "ledger-import-"
+NONCE = 12
+FRESH_SECONDS = 60  # a directory without its pid file yet may be another import's, starting
 
 SpilledLine = tuple[int, bytes | str]
 SpilledCase = tuple[str, list[SpilledLine]]  # the case key, and its lines in file order
@@ -37,7 +49,10 @@ class Spill:
     """Lines grouped by case, event ids seen, sealed events in line order."""
 
     def __init__(self, directory: str | None = None) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="ledger-import-", dir=directory)
+        remove_abandoned(directory)
+        self._dir = tempfile.TemporaryDirectory(prefix=PREFIX, dir=directory)
+        (Path(self._dir.name) / "pid").write_text(str(os.getpid()))
+        self._cipher = AESGCM(AESGCM.generate_key(bit_length=256))  # never written anywhere
         self._db = sqlite3.connect(Path(self._dir.name) / "spill.db", isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; "
@@ -64,7 +79,18 @@ class Spill:
 
     def add_lines(self, rows: Sequence[tuple[str, int, bytes | str]]) -> None:
         """(case key, line number, text) rows."""
-        self._db.executemany("INSERT INTO line VALUES (?, ?, ?)", rows)
+        self._db.executemany(
+            "INSERT INTO line VALUES (?, ?, ?)",
+            [(key, number, self._seal(text)) for key, number, text in rows],
+        )
+
+    def _seal(self, text: bytes | str) -> bytes:
+        raw = text.encode() if isinstance(text, str) else text
+        nonce = secrets.token_bytes(NONCE)
+        return nonce + self._cipher.encrypt(nonce, raw, None)
+
+    def _open(self, sealed: bytes) -> bytes:
+        return self._cipher.decrypt(sealed[:NONCE], sealed[NONCE:], None)
 
     def case_groups(self, cases_per_group: int) -> Iterator[list[SpilledCase]]:
         """Every case's key and lines in file order, ``cases_per_group`` cases at a time,
@@ -82,7 +108,7 @@ class Spill:
                     yield group
                     group = []
                 group.append((key, []))
-            group[-1][1].append((number, text))
+            group[-1][1].append((number, self._open(text)))
         if group:
             yield group
 
@@ -140,6 +166,34 @@ class Spill:
         rows = self._db.execute("SELECT case_id, token FROM new_file")
         while batch := rows.fetchmany(size):
             yield [(UUID(c), str(token)) for c, token in batch]
+
+
+def remove_abandoned(directory: str | None = None) -> list[Path]:
+    """Remove the scratch directories of imports whose process is gone (killed before they
+    could clean up); the ones it removed."""
+    removed = []
+    for found in Path(directory or tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            pid = int((found / "pid").read_text())
+        except (OSError, ValueError):  # no pid yet (just made) or an older ledger's
+            if time.time() - found.stat().st_mtime < FRESH_SECONDS:
+                continue
+            pid = None
+        if pid is not None and _alive(pid):
+            continue
+        shutil.rmtree(found, ignore_errors=True)
+        removed.append(found)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _uuid(value: UUID | str) -> UUID:

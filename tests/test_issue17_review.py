@@ -249,10 +249,15 @@ def test_asking_for_missed_deadlines_gives_them_without_history() -> None:
 
 def test_a_pregnancy_leave_expected_to_last_over_a_year_is_refused() -> None:
     cid = uuid4()
+    over_a_year = day(30) + timedelta(days=400)
     with pytest.raises(RuleViolation) as refused:
         build_case([report(cid, D), line(cid, "PregnancyLeaveStarted", day(30),
-                                          expected_end_on=date(2205, 1, 1))])  # fmt: skip
+                                          expected_end_on=over_a_year)])  # fmt: skip
     assert refused.value.rule.name == "pregnancy_leave_started_then_ended"
+    with pytest.raises(RuleViolation) as far:  # issue 19: a date no file reaches, refused first
+        build_case([report(cid, D), line(cid, "PregnancyLeaveStarted", day(30),
+                                          expected_end_on=date(2205, 1, 1))])  # fmt: skip
+    assert far.value.rule.name == "dates_plausible"
 
 
 def test_an_admin_may_not_record_the_physician_s_current_opinion(tmp_path: Path) -> None:

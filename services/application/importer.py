@@ -322,11 +322,13 @@ def import_lines(
     scratch_dir: str | None = None,
 ) -> ImportSummary:
     """Import numbered interchange lines; raise ``ImportRejectedError`` if any is bad.
-    ``scratch_dir`` holds the import's scratch file (default: ``TMPDIR``)."""
+    ``scratch_dir`` holds the import's scratch file (default: ``TMPDIR``), encrypted
+    with a key that dies with the process."""
     started = time.perf_counter()
     summary = ImportSummary()
     problems = _Problems()
-    with Spill(scratch_dir) as spill:
+    ledger.drop_abandoned_files()  # an import killed earlier: its keys of unwritten files
+    with Spill(scratch_dir) as spill:  # (and its scratch directory: Spill removes it)
         try:
             _spill_lines(spill, lines, summary, problems, progress)
             checked = 0

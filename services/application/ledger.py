@@ -24,7 +24,7 @@ from domain.privacy import Protection, protected_fields
 from domain.rules import ERASURE_ONLY_BY_COMMAND, RECORDED_NOT_IN_FUTURE, RuleViolation, Violation
 from infra.config import database_url, eventsourcing_env
 from infra.event_ids import is_event_id_clash
-from infra.keys import KeyRing
+from infra.keys import ORPHAN_AFTER_SECONDS, KeyRing
 from infra.log_consumer import NotificationLog
 from infra.mapper import PydanticMapper
 from infra.readmodel import ReadModelStore
@@ -186,6 +186,19 @@ class Ledger(Application[UUID]):
             return
         written = self.existing_case_ids([case_id for case_id, _ in opened])
         self.keys.drop_unused_files([pair for pair in opened if pair[0] not in written])
+
+    def drop_abandoned_files(self, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> int:
+        """Key rows of files opened a day ago or more and never written (an import killed
+        between checking and writing): taken back, so no key outlives a file never
+        stored; how many."""
+        if self.keys is None:
+            return 0
+        opened = self.keys.files_opened_before(older_than_seconds)
+        written = self.existing_case_ids([case_id for case_id, _ in opened])
+        abandoned = [pair for pair in opened if pair[0] not in written]
+        if abandoned:
+            self.keys.drop_unused_files(abandoned)
+        return len(abandoned)
 
     # --- queries ----------------------------------------------------------
 
