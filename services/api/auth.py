@@ -20,6 +20,9 @@ from domain.access import Principal, Role
 ISSUER = "reintegration-ledger"
 ALGORITHM = "HS256"
 ALL_EMPLOYERS = "*"
+# No revocation list: a token is short-lived instead, and one that claims a longer life
+# (an older ledger minted up to 100 years) is refused, which revokes it.
+MAX_TOKEN_HOURS = 168.0
 
 
 class TokenError(ValueError):
@@ -38,6 +41,8 @@ def signing_key() -> str:
 
 
 def issue_token(principal: Principal, key: str, *, hours: float = 8.0) -> str:
+    if hours > MAX_TOKEN_HOURS:
+        raise TokenError(f"a token lives at most {MAX_TOKEN_HOURS:g} hours, not {hours:g}")
     if principal.role is Role.EMPLOYER and (
         principal.employers is None or len(principal.employers) != 1
     ):
@@ -59,12 +64,18 @@ def issue_token(principal: Principal, key: str, *, hours: float = 8.0) -> str:
 def read_token(token: str, key: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub"]}
+            token, key, algorithms=[ALGORITHM], issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub"]},
         )
     except jwt.ExpiredSignatureError:
         raise TokenError("the token has expired; ask for a new one (ledger token)") from None
     except jwt.InvalidTokenError as error:
         raise TokenError(f"the token is not valid: {error}") from None
+    if float(claims["exp"]) - float(claims["iat"]) > MAX_TOKEN_HOURS * 3600:
+        raise TokenError(
+            f"the token lives longer than {MAX_TOKEN_HOURS:g} hours; ask for a new one "
+            "(ledger token)"
+        )
     try:
         role = Role(str(claims.get("role")))
     except ValueError:

@@ -7,7 +7,7 @@ import re
 import sys
 
 from domain.access import Principal, Role
-from services.api.auth import TokenError, issue_token, signing_key
+from services.api.auth import MAX_TOKEN_HOURS, TokenError, issue_token, signing_key
 from services.cli.common import EXIT_USAGE, Commands, command
 
 
@@ -43,7 +43,8 @@ def register(commands: Commands) -> None:
     p.add_argument("--role", required=True, choices=[r.value for r in Role])
     p.add_argument("--subject", help="who the token is for (default: the role)")
     p.add_argument("--employer", nargs="+", metavar="ID", help="employers served")
-    p.add_argument("--hours", type=float, default=8.0, help="valid for (default 8)")
+    p.add_argument("--hours", type=float, default=8.0,
+                   help=f"valid for (default 8, at most {MAX_TOKEN_HOURS:g})")  # fmt: skip
 SUBJECT = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")  # recorded as the actor of events
 
 
@@ -56,6 +57,8 @@ def _principal(role: str, subject: str | None, employers: list[str] | None) -> P
 
 def cmd_token(args: argparse.Namespace) -> int:
     try:
+        if args.hours <= 0:
+            raise TokenError(f"--hours must be above 0 (at most {MAX_TOKEN_HOURS:g})")
         principal = _principal(args.role, args.subject, args.employer)
         print(issue_token(principal, signing_key(), hours=args.hours))
     except TokenError as error:
