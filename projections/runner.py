@@ -179,8 +179,10 @@ class ReadModelRunner(LogConsumer):
                 continue
             changes: list[Change] = []
             for case_id, case_events in new.items():
-                outcome = cases.get(case_id, broken.get(case_id, ""))
-                changes.extend(self._case_changes(projection, outcome, case_events, numbers, end))
+                changes.extend(self._case_changes(
+                    projection, cases.get(case_id), case_events, numbers, end,
+                    broken.get(case_id, ""),
+                ))  # fmt: skip
             writes[projection.name] = PageWrite(projection.tracking_name, done, end, changes)
         self._apply(list(writes.values()))
         positions.update(dict.fromkeys(writes, end))
@@ -202,24 +204,25 @@ class ReadModelRunner(LogConsumer):
     def _case_changes(
         self,
         projection: CaseProjection,
-        case: Case | str,
+        case: Case | None,
         events: list[ev.CaseEvent],
         numbers: dict[UUID, int],
         end: int,
+        broken: str,
     ) -> list[Change]:
         """The case's rows with what was set aside for it before; or its events set aside
-        (``case`` is then the reason they could not be folded)."""
+        (``broken`` says why the case could not be folded, ``case`` is then None)."""
         key = (projection.tracking_name, events[0].originator_id)
         held = self._held.pop(key, [])
-        if isinstance(case, Case):
-            earlier = [e for _, e in held]
-            rows = lambda: projection.changes(case, [*earlier, *events])  # noqa: E731
-        else:
-            rows = list
+        earlier = [e for _, e in held]
         changes, added = changes_or_set_aside(
-            key[0], rows, [(numbers[e.event_id], e) for e in events], [h for h, _ in held], end,
-            reason=case if isinstance(case, str) else "",
-        )  # fmt: skip
+            key[0],
+            lambda: [] if case is None else projection.changes(case, [*earlier, *events]),
+            [(numbers[e.event_id], e) for e in events],
+            [h for h, _ in held],
+            end,
+            reason=broken,
+        )
         if added:
             self._held[key] = held + list(zip(added, events, strict=True))
         return changes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from uuid import UUID
 
 from domain import events as ev
@@ -57,18 +57,8 @@ def describe(error: Exception) -> str:
 
 def set_aside_change(held: SetAside, resolved_by: int | None = None) -> Replace:
     """The row of a set-aside event (a ``Replace``: a replayed page writes it again)."""
-    row: Row = {
-        "projection": held.projection,
-        "notification_id": held.notification_id,
-        "case_id": held.case_id,
-        "event_id": held.event_id,
-        "event_type": held.event_type,
-        "version": held.version,
-        "reason": held.reason,
-        "resolved_by": resolved_by,
-    }
     where = {"projection": held.projection, "notification_id": held.notification_id}
-    return Replace(SET_ASIDE, where, [row])
+    return Replace(SET_ASIDE, where, [{**asdict(held), "resolved_by": resolved_by}])
 
 
 def held_event(projection: str, notification_id: int, event: ev.CaseEvent, reason: str) -> SetAside:
@@ -118,15 +108,7 @@ def pending_set_aside(store: ReadModelStore, projections: Sequence[str] = ()) ->
 
 
 def _held_row(r: Row) -> SetAside:
-    return SetAside(
-        str(r["projection"]),
-        int(r["notification_id"]),
-        str(r["case_id"]),
-        str(r["event_id"]),
-        str(r["event_type"]),
-        int(r["version"]),
-        str(r["reason"]),
-    )
+    return SetAside(**{name: r[name] for name in SetAside.__dataclass_fields__})
 
 
 def forget_set_aside(store: ReadModelStore, projection: str) -> None:

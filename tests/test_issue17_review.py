@@ -25,11 +25,12 @@ from services.bootstrap import bootstrap
 from tests.api_support import ADMIN, api, auth, event
 from tests.api_support import report as report_over_http
 from tests.factories import FIRST_DAY, build_case, jsonl, line, report
+from tests.test_poortwachter_documents import first_year
 
 D = date(2025, 1, 6)  # a Monday
 MANAGER = ("case_manager", "cm-1")
 PHYSICIAN = ("occupational_physician", "op-1")
-CLOCK = SickClock(FIRST_DAY, ())
+CLOCK = SickClock(FIRST_DAY, ())  # as tests/test_poortwachter_documents.py
 
 
 def day(n: int) -> date:
@@ -201,13 +202,7 @@ def test_f9_a_file_recorded_before_the_current_opinion_event_existed_stays_compl
     w = CLOCK.end_of_week
     before = datetime(2026, 6, 1, 12, tzinfo=UTC)
     items = [
-        report(cid, FIRST_DAY),
-        line(cid, "ReportedToOccupationalPhysician", FIRST_DAY + timedelta(days=2)),
-        line(cid, "ProblemAnalysisCompleted", w(5), actor=PHYSICIAN),
-        line(cid, "PlanOfApproachAgreed", w(6), goal="own_work", case_manager_id="cm-1"),
-        line(cid, "UWVNotified", w(41)),
-        line(cid, "FirstYearEvaluationCompleted", w(50), actor=MANAGER,
-             second_track_needed=False, no_second_track_reason="structural_return_within_3_months"),
+        *first_year(cid),
         line(cid, "PlanEvaluated", w(89), actor=PHYSICIAN, recorded_at=before),
         line(cid, "FinalEvaluationCompleted", w(90), actor=PHYSICIAN, recorded_at=before),
         line(cid, "ReintegrationReportSubmitted", w(92), recorded_at=before),  # version 1

@@ -43,9 +43,9 @@ def week(n: int) -> date:
     return CLOCK.end_of_week(n)
 
 
-def complete_file(case_id: str, on: date, *, leave_out: str | None = None) -> list[dict[str, Any]]:
-    """A file that did everything s1 and s4 ask, up to the RIV with the WIA application."""
-    lines = [
+def first_year(case_id: str) -> list[dict[str, Any]]:
+    """A file's first year done on time: report, analysis, plan, notification, evaluation."""
+    return [
         report(case_id, FIRST_DAY),
         line(case_id, "ReportedToOccupationalPhysician", FIRST_DAY + timedelta(days=2)),
         line(case_id, "ProblemAnalysisCompleted", week(5), actor=PHYSICIAN),
@@ -53,6 +53,13 @@ def complete_file(case_id: str, on: date, *, leave_out: str | None = None) -> li
         line(case_id, "UWVNotified", week(41)),
         line(case_id, "FirstYearEvaluationCompleted", week(50), actor=MANAGER,
              second_track_needed=False, no_second_track_reason="structural_return_within_3_months"),
+    ]  # fmt: skip
+
+
+def complete_file(case_id: str, on: date, *, leave_out: str | None = None) -> list[dict[str, Any]]:
+    """A file that did everything s1 and s4 ask, up to the RIV with the WIA application."""
+    lines = [
+        *first_year(case_id),
         line(case_id, "LabourExpertReportCompleted", week(70), labour_expert_id="ad-1"),
         line(case_id, "WIAApplicationLetterSent", week(88), actor=UWV),
         line(case_id, "CurrentOpinionIssued", week(89), actor=PHYSICIAN, prognosis="unclear"),

@@ -15,7 +15,19 @@ from collections.abc import Sequence
 from eventsourcing.persistence import PersistenceError
 
 from services.application import errors
-from services.cli import audit, cases, feed, privacy, project, records, serve, stats, store, tools
+from services.cli import (
+    audit,
+    backup,
+    cases,
+    feed,
+    privacy,
+    project,
+    records,
+    serve,
+    stats,
+    store,
+    tools,
+)
 from services.cli.common import (
     EXIT_REFUSED,
     EXIT_STORE,
@@ -33,7 +45,7 @@ The store is chosen by LEDGER_DATABASE_URL (default sqlite:///ledger.db in the
 working directory; for PostgreSQL: postgresql://postgres@127.0.0.1:5432/ledger).
 """
 # In the order ``ledger --help`` lists them.
-GROUPS = (records, cases, project, serve, stats, feed, audit, privacy, tools, store)
+GROUPS = (records, backup, cases, project, serve, stats, feed, audit, privacy, tools, store)
 # (error, exit code, a hint after the message); the first that matches applies.
 EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.ConfigurationError, EXIT_STORE, ""),

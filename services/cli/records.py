@@ -12,10 +12,11 @@ from typing import BinaryIO, TextIO
 from uuid import UUID, uuid4
 
 from domain.interchange import json_schema
-from services.application import backup, recording, sickness
+from services.application import recording, sickness
 from services.application.errors import ImportRejectedError
 from services.application.importer import import_lines, numbered, read_lines
 from services.application.queries import OPERATOR
+from services.cli.backup import export_backup
 from services.cli.common import (
     EXIT_REFUSED,
     EXIT_USAGE,
@@ -62,19 +63,6 @@ def register(commands: Commands) -> None:
     p.add_argument("--backup", action="store_true",
                    help="a backup for `ledger restore`, not the interchange format")  # fmt: skip
 
-    p = command(
-        commands, "restore", cmd_restore,
-        help="restore a backup (ledger export --backup) into an empty store",
-        description="Check the whole backup first (its trailer counts and hashes every\n"
-        "line), then write the stored events with their notification ids and the kept\n"
-        "side-store tables into the empty store of LEDGER_DATABASE_URL, and rebuild the\n"
-        "read models. Refused, writing nothing, when the store holds events or the file\n"
-        "is cut short or altered. Use the master key of the ledger that made it.",
-        examples=["LEDGER_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/restored "
-                  "ledger restore ledger-2026-12-02.backup"],
-    )  # fmt: skip
-    p.add_argument("file", type=Path, help="the backup file")
-    add_json(p)
 
     command(
         commands, "schema", cmd_schema,
@@ -191,26 +179,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = sys.stdout
     with runtime() as rt:
         if args.backup:
-            if args.case:
-                print("ledger export: --backup is of the whole ledger, not of one case",
-                      file=sys.stderr)  # fmt: skip
-                return EXIT_USAGE
-            done = backup.write(rt, out, lambda n: print(f"backup: {n:,} events", file=sys.stderr))
-            print(f"backup: {done.events:,} events and {done.rows:,} rows", file=sys.stderr)
-            return 0
+            return export_backup(rt, args)
         for line in rt.ledger.export(args.case):
             out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-    return 0
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    with runtime() as rt:
-        done = backup.restore(rt, args.file)
-    if args.json:
-        print_json({"events": done.events, "rows": done.rows})
-    else:
-        print(f"restored {done.events:,} events and {done.rows:,} rows of the kept tables; "
-              "read models rebuilt")  # fmt: skip
     return 0
 
 

@@ -49,6 +49,21 @@ def principal(
 
 
 Caller = Annotated[Principal, Depends(principal)]
+
+
+def maybe_principal(
+    ctx: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal | None:
+    """The caller when a valid token came with the request, else None (public routes that
+    tell more to some callers)."""
+    try:
+        return principal(ctx, credentials) if credentials else None
+    except ProblemError:
+        return None
+
+
+MaybeCaller = Annotated[Principal | None, Depends(maybe_principal)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", max_length=200, description="retries return the first result"),

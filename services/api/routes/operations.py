@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter
 
 from domain.access import Role
-from services.api.auth import TokenError
 from services.api.models import Health, Readiness
 from services.api.problems import Problem
-from services.api.routes.deps import Context, bearer
+from services.api.routes.deps import Context, MaybeCaller
 from services.application import queries
 from services.application.errors import NotReady
 
@@ -32,10 +29,7 @@ def health() -> Health:
     response_model_exclude_unset=True,
     responses={503: {"model": Problem, "content": {"application/problem+json": {}}}},
 )
-def ready(
-    ctx: Context,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Readiness:
+def ready(ctx: Context, caller: MaybeCaller) -> Readiness:
     """Ready when the store answers and every read model is within the lag bound. Anyone
     (a load balancer) gets the status; an admin's token also gets the positions, the
     feed and the set-aside events (counts and addresses are not for everyone)."""
@@ -44,7 +38,7 @@ def ready(
     except Exception as error:  # the store is what is not ready
         log.warning("not ready: %s", error)  # the reason goes to the log, not to the caller
         raise NotReady("The store does not answer", "the database does not answer; retry") from None
-    admin = _is_admin(ctx, credentials)
+    admin = caller is not None and caller.role is Role.ADMIN
     try:
         found = queries.readiness(ctx, head, positions, ctx.settings.ready_max_lag)
     except NotReady as behind:
@@ -57,11 +51,3 @@ def ready(
     return Readiness(status="ready", head=found.head, behind=found.behind, feed=found.feed,
                      set_aside=found.set_aside)  # fmt: skip
 
-
-def _is_admin(ctx: Context, credentials: HTTPAuthorizationCredentials | None) -> bool:
-    if credentials is None:
-        return False
-    try:
-        return ctx.principal(credentials.credentials).role is Role.ADMIN
-    except TokenError:
-        return False
