@@ -7,8 +7,9 @@ stored wrapped by a master key from configuration; destroying a file's data keys
 makes every stored copy of its protected fields unreadable, while the events,
 their hashes in the audit log and every non-personal field stay as they were.
 
-An employee id is found again only through a blind index (an HMAC under a ledger
-key), whose row goes with the employee's last file: afterwards nothing links the
+An employee is found again only through a blind index (an HMAC of the employer and
+the employee id under a ledger key: an employee id names someone only at its
+employer), whose row goes with the employee's last file: afterwards nothing links the
 employee to the subject or its files.
 
 Master keys: ``LEDGER_MASTER_KEY`` (hex, comma-separated, newest first) or the
@@ -28,7 +29,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +68,9 @@ LEDGER_KEY = Table(
     columns=(("name", "text"), ("wrapped", "text"), ("master_key_id", "text")),
     key=("name",),
 )
+SCOPED_INDEX_KEY = "employer_blind_index"  # digests of (employer, employee id)
+UNSCOPED_INDEX_KEY = "blind_index"  # before: digests of the employee id alone
+Employee = tuple[str, str]  # (employee id, employer id): who someone is, at their employer
 KEY_EPOCH = Table(  # counts erasures, so that every process can tell its cache is stale
     name="key_epoch",
     columns=(("name", "text"), ("n", "integer")),
@@ -264,38 +268,47 @@ class KeyRing:
 
     def index_key(self) -> bytes:
         if self._index_key is None:
-            rows = self.store.query(
-                "SELECT wrapped, master_key_id FROM {ledger_key} WHERE name = ?", ["blind_index"]
-            )
-            if not rows:
-                self.store.write(
-                    "INSERT INTO {ledger_key} (name, wrapped, master_key_id) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    ["blind_index", self._wrap(secrets.token_bytes(32), "blind_index"),
-                     self.current.id],
-                )  # fmt: skip
-                return self.index_key()
-            row = rows[0]
-            self._index_key = self._unwrap(row["wrapped"], "blind_index", row["master_key_id"])
+            self._index_key = self._ledger_key(SCOPED_INDEX_KEY, create=True)
+            assert self._index_key is not None
         return self._index_key
 
-    def blind(self, text: str) -> str:
-        """A keyed digest: equal texts give equal digests, and nobody without the ledger's
-        index key can test a guess against it."""
+    def _ledger_key(self, name: str, *, create: bool = False) -> bytes | None:
+        rows = self.store.query(
+            "SELECT wrapped, master_key_id FROM {ledger_key} WHERE name = ?", [name]
+        )
+        if not rows:
+            if not create:
+                return None
+            self.store.write(
+                "INSERT INTO {ledger_key} (name, wrapped, master_key_id) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                [name, self._wrap(secrets.token_bytes(32), name), self.current.id],
+            )
+            return self._ledger_key(name)
+        return self._unwrap(rows[0]["wrapped"], name, rows[0]["master_key_id"])
+
+    def blind(self, employee_id: str, employer_id: str) -> str:
+        """A keyed digest of an employee at an employer: equal pairs give equal digests,
+        and nobody without the ledger's index key can test a guess against it. An
+        employee id names someone only at its employer (hole 4 of issue 19)."""
+        return self.digest(f"{employer_id}\x1f{employee_id}")
+
+    def digest(self, text: str) -> str:
+        """A keyed digest of any text (the blind index's key)."""
         return hmac.new(self.index_key(), text.encode(), hashlib.sha256).hexdigest()
 
-    def find_subject(self, employee_id: str) -> UUID | None:
-        """The subject of an employee id, if it has files that were not all erased."""
-        found = self._indexed([self.blind(employee_id)])
+    def find_subject(self, employee_id: str, employer_id: str) -> UUID | None:
+        """The subject of an employee at an employer, if it has files not all erased."""
+        found = self._indexed([self.blind(employee_id, employer_id)])
         return next(iter(found.values()), None)
 
-    def subject_for(self, employee_id: str) -> UUID:
-        """The employee's subject, created on first use."""
-        return self.subjects_for([employee_id])[employee_id]
+    def subject_for(self, employee_id: str, employer_id: str) -> UUID:
+        """The employee's subject at the employer, created on first use."""
+        return self.subjects_for([(employee_id, employer_id)])[(employee_id, employer_id)]
 
-    def subjects_for(self, employee_ids: Sequence[str]) -> dict[str, UUID]:
-        """The subjects of many employees in a few statements (bulk import)."""
-        blinds = {employee: self.blind(employee) for employee in dict.fromkeys(employee_ids)}
+    def subjects_for(self, people: Sequence[Employee]) -> dict[Employee, UUID]:
+        """The subjects of many (employee, employer) pairs in a few statements (import)."""
+        blinds = {person: self.blind(*person) for person in dict.fromkeys(people)}
         found = self._indexed(list(blinds.values()))
         missing = [b for b in blinds.values() if b not in found]
         if missing:
@@ -305,7 +318,31 @@ class KeyRing:
                 [[blind, str(uuid4()), _now()] for blind in missing],
             )
             found |= self._indexed(missing)  # a racing writer's subject wins, if it was first
-        return {employee: found[blind] for employee, blind in blinds.items()}
+        return {person: found[blind] for person, blind in blinds.items()}
+
+    def has_unscoped_index(self) -> bool:
+        """Whether the blind index still holds digests of employee ids alone (a store made
+        before employees were scoped to their employer): ``scope_index`` them."""
+        return bool(self.store.query(
+            "SELECT 1 AS one FROM {ledger_key} WHERE name = ?", [UNSCOPED_INDEX_KEY]
+        ))  # fmt: skip
+
+    def scope_index(self, reports: Iterable[tuple[str, str, UUID]]) -> int:
+        """Index each reported (employee, employer, subject) by the scoped digest, keeping
+        its subject, then drop the unscoped digests and their key; how many pairs."""
+        unscoped = self._ledger_key(UNSCOPED_INDEX_KEY)
+        pairs = {(employee, employer): subject for employee, employer, subject in reports}
+        self.store.write_many(
+            "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [[self.blind(*person), str(subject), _now()] for person, subject in pairs.items()],
+        )
+        if unscoped is not None:
+            old = {hmac.new(unscoped, e.encode(), hashlib.sha256).hexdigest() for e, _ in pairs}
+            self.store.write_many("DELETE FROM {subject_index} WHERE blind = ?",
+                                  [[blind] for blind in old])  # fmt: skip
+        self.store.write("DELETE FROM {ledger_key} WHERE name = ?", [UNSCOPED_INDEX_KEY])
+        return len(pairs)
 
     def _indexed(self, blinds: list[str]) -> dict[str, UUID]:
         found: dict[str, UUID] = {}

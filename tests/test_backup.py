@@ -44,7 +44,8 @@ def a_ledger_worth_backing_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                   actor=("occupational_physician", "op-1"), note=MEDICAL_NOTE)]  # fmt: skip
     noted[0]["data"]["employee_id"] = "EMP2"
     assert import_via_cli(tmp_path, [*every_event_type(erased_case), *noted]) == 0
-    assert main(["erase", "--employee", "EMP1", "--reference", "AVG-2026-1"]) == 0
+    erase = ["erase", "--employee", "EMP1", "--employer", "ER1", "--reference", "AVG-2026-1"]
+    assert main(erase) == 0
     assert main(["checkpoint"]) == 0
     capsys.readouterr()
     return str(noted_case)

@@ -76,6 +76,7 @@ def private_file(
 
 
 PLAIN = (EMPLOYEE, NOTE, FREE_TEXT)
+WHO = ("--employee", EMPLOYEE, "--employer", "ER-P")  # ledger erase: who, at which employer
 
 
 def _import(ledger: Ledger, lines: list[dict[str, Any]]) -> None:
@@ -88,17 +89,19 @@ def _import(ledger: Ledger, lines: list[dict[str, Any]]) -> None:
 def test_sealed_fields_round_trip_bound_to_their_place(database_url: str) -> None:
     with read_models(database_url) as store:
         keys = KeyRing(store, [MasterKey.generate()])
-        subject = keys.subject_for(EMPLOYEE)
-        assert keys.subject_for(EMPLOYEE) == subject  # one subject per employee
-        assert keys.find_subject("someone-else") is None
-        bulk = keys.subjects_for([EMPLOYEE, "EMP-B", EMPLOYEE, "EMP-C"])  # as the importer asks
-        assert bulk[EMPLOYEE] == subject
-        assert len({bulk["EMP-B"], bulk["EMP-C"], subject}) == 3
-        assert keys.subject_for("EMP-C") == bulk["EMP-C"]
+        subject = keys.subject_for(EMPLOYEE, "ER-P")
+        assert keys.subject_for(EMPLOYEE, "ER-P") == subject  # one subject per employee
+        assert keys.subject_for(EMPLOYEE, "ER-Q") != subject  # at another employer: another
+        assert keys.find_subject("someone-else", "ER-P") is None
+        bulk = keys.subjects_for([(EMPLOYEE, "ER-P"), ("EMP-B", "ER-P"), (EMPLOYEE, "ER-P"),
+                                 ("EMP-C", "ER-P")])  # as the importer asks
+        assert bulk[EMPLOYEE, "ER-P"] == subject
+        assert len({bulk["EMP-B", "ER-P"], bulk["EMP-C", "ER-P"], subject}) == 3
+        assert keys.subject_for("EMP-C", "ER-P") == bulk["EMP-C", "ER-P"]
         file, other = uuid4(), uuid4()
         keys.open_files([(file, subject), (other, subject)])
         with pytest.raises(CaseOwnerError):  # one case, one employee
-            keys.open_files([(file, bulk["EMP-B"])])
+            keys.open_files([(file, bulk["EMP-B", "ER-P"])])
         personal = keys.seal(file, Protection.PERSONAL, "case:1:employee_id", EMPLOYEE)
         medical = keys.seal(file, Protection.MEDICAL, "case:2:note", NOTE)
         kept = keys.seal(other, Protection.PERSONAL, "case:3:reason", FREE_TEXT)
@@ -114,11 +117,11 @@ def test_sealed_fields_round_trip_bound_to_their_place(database_url: str) -> Non
         assert keys.open(personal, "case:1:employee_id") == {"withheld": "erased"}
         assert keys.open(medical, "case:2:note", medical=True) == {"withheld": "erased"}
         assert keys.open(kept, "case:3:reason") == FREE_TEXT
-        assert keys.find_subject(EMPLOYEE) == subject  # the other file still needs the index
+        assert keys.find_subject(EMPLOYEE, "ER-P") == subject  # the other file needs the index
         # what is written to an erased file afterwards is forgotten at once
         assert keys.seal(file, Protection.PERSONAL, "x", "y") == {"withheld": "erased"}
         assert keys.erase_files([other]) == 1
-        assert keys.find_subject(EMPLOYEE) is None  # the blind index went with the last file
+        assert keys.find_subject(EMPLOYEE, "ER-P") is None  # the index went with the last file
 
 
 def test_a_ledger_with_keys_refuses_to_start_without_its_master_key(
@@ -289,7 +292,7 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
     assert before["deadline"]
     assert before["sick_spell"]
 
-    erase = ["erase", "--employee", EMPLOYEE, "--reference", "AVG-2026-0117", "--json"]
+    erase = ["erase", *WHO, "--reference", "AVG-2026-0117", "--json"]
     assert main(erase) == 0
     done = json.loads(capsys.readouterr().out)
     assert sorted(done["cases"]) == sorted([str(case_id), str(other)])
@@ -347,8 +350,8 @@ def test_erasure_forgets_the_person_and_changes_no_deadline_or_statistic(
         assert reported.status_code == 201  # a new report is a new person to the ledger
         assert reported.json()["case_id"] not in (str(case_id), str(other))
 
-    assert main(["erase", "--employee", "NOBODY-1", "--reference", "x"]) == 1
-    assert "no employee with this id" in capsys.readouterr().err
+    assert main(["erase", "--employee", "NOBODY-1", "--employer", "ER-P", "--reference", "x"]) == 1
+    assert "no employee 'NOBODY-1' of employer 'ER-P'" in capsys.readouterr().err
 
 
 def test_erasure_then_verify_passes(
@@ -361,7 +364,7 @@ def test_erasure_then_verify_passes(
         _import(ledger, private_file(uuid4()) + list(simulate(5, seed=2)))
         states_before = [n.state for n in ledger.recorder.select_notifications(0, 10_000)]
     assert main(["checkpoint"]) == 0
-    assert main(["erase", "--employee", EMPLOYEE, "--reference", "AVG-1"]) == 0
+    assert main(["erase", *WHO, "--reference", "AVG-1"]) == 0
     assert main(["checkpoint"]) == 0
     capsys.readouterr()
     assert main(["verify", "--json"]) == 0, capsys.readouterr().err
@@ -378,15 +381,17 @@ def test_erasure_waits_for_a_legal_hold_to_be_lifted(database_url: str) -> None:
         _import(ledger, [*private_file(case_id), hold])
         assert ledger.get_case(case_id).file.legal_hold
         with pytest.raises(ErasureError, match="legal hold"):
-            erase_employee(ledger, EMPLOYEE, ground=ev.ErasureGround.ERASURE_REQUEST,
-                           reference="AVG-1", actor=ADMIN_ACTOR)  # fmt: skip
+            erase_employee(ledger, EMPLOYEE, employer_id="ER-P",
+                           ground=ev.ErasureGround.ERASURE_REQUEST, reference="AVG-1",
+                           actor=ADMIN_ACTOR)  # fmt: skip
         assert ledger.keys is not None
-        assert ledger.keys.find_subject(EMPLOYEE) is not None  # nothing was destroyed
+        assert ledger.keys.find_subject(EMPLOYEE, "ER-P") is not None  # nothing was destroyed
         lifted = line(case_id, "LegalHoldLifted", FIRST + timedelta(days=300),
                       actor=("system", "admin"), reason="objection decided")  # fmt: skip
         _import(ledger, [lifted])
-        done = erase_employee(ledger, EMPLOYEE, ground=ev.ErasureGround.ERASURE_REQUEST,
-                              reference="AVG-1", actor=ADMIN_ACTOR)  # fmt: skip
+        done = erase_employee(ledger, EMPLOYEE, employer_id="ER-P",
+                              ground=ev.ErasureGround.ERASURE_REQUEST, reference="AVG-1",
+                              actor=ADMIN_ACTOR)  # fmt: skip
         assert done.keys_destroyed == 1
 
 
@@ -430,8 +435,8 @@ def test_retention_lists_and_erases_only_files_two_years_after_they_ended(
         assert erasure.ground is ev.ErasureGround.RETENTION_ENDED
         assert erasure.reference == "retention-2y-ended-2026-04-12"
         assert ledger.keys is not None
-        assert ledger.keys.find_subject("EMP-HELD") is not None
-        assert ledger.keys.find_subject(EMPLOYEE) is not None  # the running file needs it
+        assert ledger.keys.find_subject("EMP-HELD", "ER-P") is not None
+        assert ledger.keys.find_subject(EMPLOYEE, "ER-P") is not None  # the running file needs it
         assert ledger.employee_ids([ended, running]) == {
             ended: ev.Withheld(withheld="erased"),
             running: EMPLOYEE,
@@ -454,10 +459,11 @@ def test_an_erasure_request_waits_while_the_law_needs_the_file(database_url: str
         _import(ledger, private_file(running, closed=False)[:4] + recovered)
         for employee, reason in ((EMPLOYEE, "still running"), ("EMP-R", "relapse within 28")):
             with pytest.raises(ErasureError, match=reason):
-                erase_employee(ledger, employee, ground=ev.ErasureGround.ERASURE_REQUEST,
-                               reference="AVG-2", actor=ADMIN_ACTOR)  # fmt: skip
+                erase_employee(ledger, employee, employer_id="ER-P",
+                               ground=ev.ErasureGround.ERASURE_REQUEST, reference="AVG-2",
+                               actor=ADMIN_ACTOR)  # fmt: skip
             assert ledger.keys is not None
-            assert ledger.keys.find_subject(employee) is not None
+            assert ledger.keys.find_subject(employee, "ER-P") is not None
         assert ledger.employee_ids([running, recent]) == {running: EMPLOYEE, recent: "EMP-R"}
 
 
@@ -471,7 +477,7 @@ def test_a_running_server_sees_an_erasure_by_another_process_at_once(
     admin = auth("admin")
     with api(use_database) as client:
         assert EMPLOYEE in client.get("/export", headers=admin).text  # keys cached now
-        assert main(["erase", "--employee", EMPLOYEE, "--reference", "AVG-3"]) == 0
+        assert main(["erase", *WHO, "--reference", "AVG-3"]) == 0
         exported = client.get("/export", headers=admin).text
         assert EMPLOYEE not in exported
         assert FREE_TEXT not in exported
@@ -559,7 +565,7 @@ def test_a_rotation_racing_an_erasure_does_not_bring_keys_back(database_url: str
     with read_models(database_url) as store:
         keys = KeyRing(store, [MasterKey.generate()])
         case_id = uuid4()
-        keys.open_files([(case_id, keys.subject_for(EMPLOYEE))])
+        keys.open_files([(case_id, keys.subject_for(EMPLOYEE, "ER-P"))])
         (row,) = store.query("SELECT * FROM {file_key}")
         keys.erase_files([case_id])  # lands between the rotation's read and its write
         new = MasterKey.generate()

@@ -100,8 +100,10 @@ def test_an_erasure_through_the_ledger_keeps_verify_intact(
     url, _ = audited
     with Ledger(url) as ledger:
         cases = [ledger.get_case(c) for c in {e.originator_id for e in ledger.stored_events()}]
-    employees = sorted({str(c.current.employee_id) for c in cases if c.current.closed_on})
-    erased = [e for e in employees if main(["erase", "--employee", e, "--reference", "AVG-1"]) == 0]
+    employees = sorted({(str(c.current.employee_id), c.current.employer_id)
+                        for c in cases if c.current.closed_on})  # fmt: skip
+    erased = [e for e, er in employees
+              if main(["erase", "--employee", e, "--employer", er, "--reference", "AVG-1"]) == 0]
     assert erased, "no employee of the simulated files could be erased"
     code, err = _verify(capsys)
     assert code == 0, err

@@ -63,20 +63,23 @@ def file_retention(case: Case, subject_id: UUID | None) -> FileRetention:
 
 
 def erase_employee(
-    ledger: Ledger, employee_id: str, *, ground: ev.ErasureGround, reference: str,
-    actor: ev.Actor,
+    ledger: Ledger, employee_id: str, *, employer_id: str, ground: ev.ErasureGround,
+    reference: str, actor: ev.Actor,
 ) -> Erasure:  # fmt: skip
-    """Every file of the employee, on request (art. 17 AVG), unless the law still needs
-    one of them (``domain.retention.erasure_refusal``): then nothing is erased."""
+    """Every file of the employee at the employer, on request (art. 17 AVG), unless the
+    law still needs one of them (``domain.retention.erasure_refusal``): then nothing is
+    erased. Another employer's files are never judged: the same id there is someone else."""
     keys = keys_of(ledger)
     keys.refresh()
-    subject = keys.find_subject(employee_id)
+    subject = keys.find_subject(employee_id, employer_id)
     if subject is None:
         raise ErasureError(
-            "no employee with this id has data here (never reported, or erased already); "
-            "check the id"
+            f"no employee {employee_id!r} of employer {employer_id!r} has data here (never "
+            "reported, or erased already); check both ids"
         )
-    cases = [ledger.get_case(case_id) for case_id in keys.cases_of(subject)]
+    files = [ledger.get_case(case_id) for case_id in keys.cases_of(subject)]
+    # a store made before employees were scoped may share a subject between employers
+    cases = [case for case in files if case.current.employer_id == employer_id]
     refusal = erasure_refusal([file_retention(c, subject) for c in cases], date.today())
     if refusal:
         raise ErasureError(refusal)

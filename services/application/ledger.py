@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import datetime_now_with_tzinfo
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 
 from domain import events as ev
 from domain.access import Principal, may_read_medical
@@ -24,12 +25,14 @@ from domain.privacy import Protection, protected_fields
 from domain.rules import ERASURE_ONLY_BY_COMMAND, RECORDED_NOT_IN_FUTURE, RuleViolation, Violation
 from infra.config import database_url, eventsourcing_env
 from infra.event_ids import is_event_id_clash
-from infra.keys import ORPHAN_AFTER_SECONDS, KeyRing
+from infra.keys import ORPHAN_AFTER_SECONDS, Employee, KeyRing
 from infra.log_consumer import NotificationLog
 from infra.mapper import PydanticMapper
 from infra.readmodel import ReadModelStore
 from infra.store import cases_of_event_ids, existing_aggregate_ids
 from services.schema import open_store
+
+REPORT_TOPIC = get_topic(ev.SicknessReported)
 
 
 class UnknownCaseError(LookupError):
@@ -87,6 +90,17 @@ class Ledger(Application[UUID]):
                 store = self._own_store = open_store(self.database_url)
             self.keys = KeyRing.load(store)
         super().__init__({**eventsourcing_env(self.database_url), **(env or {})})
+        if self.keys is not None and self.keys.has_unscoped_index():
+            self.keys.scope_index(self._reported_people())
+
+    def _reported_people(self) -> Iterator[tuple[str, str, UUID]]:
+        """(employee, employer, subject) of every readable sickness report in the log."""
+        reports = self.notifications.pages(None, sealed=False, topics=[REPORT_TOPIC])
+        for page in reports:
+            for report in page.events:
+                assert isinstance(report, ev.SicknessReported)
+                if isinstance(report.employee_id, str) and report.subject_id is not None:
+                    yield report.employee_id, report.employer_id, report.subject_id
 
     def construct_mapper(self) -> Mapper[UUID]:
         mapper = self.factory.mapper(
@@ -102,7 +116,7 @@ class Ledger(Application[UUID]):
         super().close()
 
     def subject_of(
-        self, line: InterchangeLine, known: dict[str, UUID] | None = None
+        self, line: InterchangeLine, known: dict[Employee, UUID] | None = None
     ) -> UUID | None:
         """The employee's subject, for a sickness report (created on first use);
         ``known`` holds subjects looked up in bulk (``subjects_of``)."""
@@ -111,9 +125,9 @@ class Ledger(Application[UUID]):
             return None
         if known is not None and employee in known:
             return known[employee]
-        return self.keys.subject_for(employee)
+        return self.keys.subject_for(*employee)
 
-    def subjects_of(self, lines: Sequence[InterchangeLine]) -> dict[str, UUID]:
+    def subjects_of(self, lines: Sequence[InterchangeLine]) -> dict[Employee, UUID]:
         """The subjects of every employee reported sick in ``lines``, in a few statements."""
         if self.keys is None:
             return {}
@@ -279,9 +293,15 @@ class Ledger(Application[UUID]):
             yield to_line(event)
 
 
-def _reported_employee(line: InterchangeLine) -> str | None:
+def _reported_employee(line: InterchangeLine) -> Employee | None:
+    """(employee id, employer id) of a sickness report."""
+    if line.type != "SicknessReported":
+        return None
     employee = getattr(line.data, "employee_id", None)
-    return employee if line.type == "SicknessReported" and isinstance(employee, str) else None
+    employer = getattr(line.data, "employer_id", None)
+    if isinstance(employee, str) and isinstance(employer, str):
+        return employee, employer
+    return None
 
 
 def offer(case: Case | None, line: InterchangeLine, subject_id: UUID | None = None) -> Case:

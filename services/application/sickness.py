@@ -132,7 +132,7 @@ def employee_cases(ctx: Context, employee_id: str, employer_id: str) -> list[tup
     plus the sickness reports in the log after that position.
     """
     keys = ctx.ledger.keys
-    subject = keys.find_subject(employee_id) if keys is not None else None
+    subject = keys.find_subject(employee_id, employer_id) if keys is not None else None
     if subject is None:  # never reported (or erased): the employee has no cases here
         return []
     position = ctx.store.position(CaseStateProjection().tracking_name) or 0

@@ -27,16 +27,18 @@ def register(commands: Commands) -> None:
     p = command(
         commands, "erase", cmd_erase,
         help="forget an employee: destroy their keys (crypto-shredding)",
-        description="Record PersonalDataErased in every file of the employee, then destroy\n"
+        description="Record PersonalDataErased in every file of the employee at the employer\n"
+        "(an employee id names someone only at its employer), then destroy\n"
         "the files' keys. Events stay (ledger verify still passes); the employee id,\n"
         "free text and medical notes read as erased everywhere. Deadlines and statistics\n"
         "do not change. Refused (nothing erased) while a file is under legal hold, still\n"
         "running, or recovered less than 28 days ago (a relapse would continue it).",
-        examples=["ledger erase --employee EMP-1042 --reference AVG-2026-0117",
-                  "ledger erase --employee EMP-7 --reference RET-2026 --ground retention_ended "
-                  "--json"],
+        examples=["ledger erase --employee EMP-1042 --employer ER-12 --reference AVG-2026-0117",
+                  "ledger erase --employee EMP-7 --employer ER-3 --reference RET-2026 "
+                  "--ground retention_ended --json"],
     )  # fmt: skip
     p.add_argument("--employee", required=True, help="the employee id as reported")
+    p.add_argument("--employer", required=True, help="the employer id the employee was reported by")
     p.add_argument(
         "--reference", required=True,
         help="the request's reference, e.g. AVG-2026-0117 (recorded; no spaces, no names)",
@@ -87,6 +89,7 @@ def cmd_erase(args: argparse.Namespace) -> int:
             done = erase_employee(
                 rt.ledger,
                 args.employee,
+                employer_id=args.employer,
                 ground=ev.ErasureGround(args.ground),
                 reference=args.reference,
                 actor=actor,

@@ -1,0 +1,97 @@
+"""Issue 19, hole 4 (first half): an employee is scoped to their employer.
+
+An employee id means something only at its employer (a personnel number): employer B
+reporting the id "E1" reports its own employee, never employer A's. So B's file can no
+longer hold up the erasure of A's employee (rules reference s5, erasure on request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import date, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from domain import events as ev
+from domain.access import Principal, Role
+from services.application.erasure import erase_employee
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
+from services.application.sickness import ReportSickness, report_sickness
+from services.bootstrap import bootstrap
+from tests.factories import line
+
+FIRST = date(2026, 3, 2)
+ADMIN = Principal("admin", Role.ADMIN)
+ERASER = ev.Actor(role=ev.ActorRole.SYSTEM, id="privacy-officer")
+
+
+def _report(rt: Any, employee: str, employer: str, day: date = FIRST) -> UUID:
+    done = report_sickness(rt, ADMIN, ReportSickness(
+        employee_id=employee, employer_id=employer, first_sick_day=day, event_id=uuid4(),
+        new_case_id=uuid4()))  # fmt: skip
+    return done.case_id
+
+
+def _subject(ledger: Ledger, case_id: UUID) -> UUID | None:
+    return ledger.get_case(case_id).current.subject_id
+
+
+def test_the_same_employee_id_at_two_employers_is_two_people(database_url: str) -> None:
+    with bootstrap(database_url=database_url, follow_seconds=0) as rt:
+        at_a = _report(rt, "E1", "ER-A")
+        at_b = _report(rt, "E1", "ER-B")
+        assert _subject(rt.ledger, at_a) != _subject(rt.ledger, at_b)
+
+
+def test_another_employers_file_does_not_hold_up_an_erasure(database_url: str) -> None:
+    """The attack: B reports A's employee id sick and keeps the file running; A's
+    employee asks for erasure of their ended file."""
+    with bootstrap(database_url=database_url, follow_seconds=0) as rt:
+        at_a = _report(rt, "E1", "ER-A", FIRST - timedelta(days=1200))
+        ended = [line(at_a, "RecoveryReported", FIRST - timedelta(days=1100)),
+                 line(at_a, "CaseClosed", FIRST - timedelta(days=1090), outcome="recovered")]
+        import_lines(rt.ledger, numbered([json.dumps(item) for item in ended]))
+        at_b = _report(rt, "E1", "ER-B")  # running
+        done = erase_employee(rt.ledger, "E1", employer_id="ER-A",
+                              ground=ev.ErasureGround.ERASURE_REQUEST, reference="AVG-17",
+                              actor=ERASER)  # fmt: skip
+        assert done.cases == (at_a,)
+        assert rt.ledger.get_case(at_a).file.erased_on is not None
+        assert rt.ledger.get_case(at_b).file.erased_on is None
+        assert rt.ledger.get_case(at_b).current.employee_id == "E1"  # B's file still opens
+
+
+def test_a_store_indexed_before_scoping_is_indexed_again_at_start(database_url: str) -> None:
+    """A store written when the blind index held digests of the employee id alone: the
+    next ledger to start indexes every reported (employer, employee) under its subject
+    and drops the old digests and their key."""
+    with bootstrap(database_url=database_url, follow_seconds=0) as rt:
+        case_id = _report(rt, "E8", "ER-A")
+        subject = _subject(rt.ledger, case_id)
+        keys = rt.ledger.keys
+        assert keys is not None
+        old_key = secrets.token_bytes(32)
+        old = hmac.new(old_key, b"E8", hashlib.sha256).hexdigest()
+        keys.store.write(
+            "INSERT INTO {ledger_key} (name, wrapped, master_key_id) VALUES (?, ?, ?)",
+            ["blind_index", keys._wrap(old_key, "blind_index"), keys.current.id],
+        )
+        keys.store.write("DELETE FROM {subject_index}")
+        keys.store.write(
+            "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?)",
+            [old, str(subject), "2025-01-01T00:00:00+00:00"],
+        )
+    with bootstrap(database_url=database_url, follow_seconds=0) as rt:
+        keys = rt.ledger.keys
+        assert keys is not None
+        assert not keys.has_unscoped_index()
+        assert keys.find_subject("E8", "ER-A") == subject
+        assert keys.find_subject("E8", "ER-B") is None
+        blinds = [row["blind"] for row in keys.store.query("SELECT blind FROM {subject_index}")]
+        assert blinds == [keys.blind("E8", "ER-A")]  # the old digest is gone
+
+
