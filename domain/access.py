@@ -43,6 +43,9 @@ class Decision:
     allowed: bool
     reason: str
     rule: str
+    # refused as if the case did not exist: a refusal would tell that it exists, and
+    # name its employer (a case of an employer the caller does not serve)
+    hidden: bool = False
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -160,6 +163,7 @@ def may_read_case(principal: Principal, employer_id: str) -> Decision:
             False,
             f"{principal.role.value} {principal.subject} does not serve employer {employer_id}",
             SOURCE,
+            hidden=True,
         )
     return _ALLOWED
 

@@ -41,7 +41,7 @@ def witnessed(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             entry = json.loads(text)
-            found.append({"seq": int(entry["seq"]), "root": str(entry["root"]).lower(), **entry})
+            found.append({**entry, "seq": int(entry["seq"]), "root": str(entry["root"]).lower()})
         except (ValueError, KeyError, TypeError) as error:
             msg = f"{path}: line {number} is not a witnessed checkpoint ({error})"
             raise WitnessError(msg) from None

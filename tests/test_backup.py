@@ -117,7 +117,10 @@ def test_a_cut_or_altered_backup_and_a_store_in_use_are_refused(
     assert main(["restore", str(whole)]) == 1, "the original store is not empty"
     assert "already holds events" in capsys.readouterr().err
     monkeypatch.setenv("LEDGER_DATABASE_URL", fresh := new_database_url())
-    for bad, says in ((cut, "cut short"), (altered, "altered or cut short")):
+    mid_line = tmp_path / "cut-mid-line.backup"  # review: a raw JSONDecodeError traceback
+    mid_line.write_text("".join(lines)[: -len(lines[-1]) - 20])
+    for bad, says in ((cut, "cut short"), (altered, "altered or cut short"),
+                      (mid_line, "not a backup line")):  # fmt: skip
         assert main(["restore", str(bad)]) == 1
         assert says in capsys.readouterr().err
         assert _stored(fresh) == [], "nothing was written"

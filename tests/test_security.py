@@ -186,6 +186,7 @@ def test_naming_another_employers_case_reveals_nothing(world: tuple[TestClient, 
     answer = client.post("/cases", json=body, headers=auth("employer", "er-a", ["ER-A"]))
     assert answer.status_code == 403
     assert "SicknessReported" not in answer.text
+    assert "ER-B" not in answer.text  # review: the refusal named the case's employer
 
 
 @pytest.mark.parametrize(
@@ -199,3 +200,4 @@ def test_odd_query_values_are_never_a_server_error(
     client, _, _ = world
     answer = client.get(query, headers=auth("admin"))
     assert answer.status_code < 500, answer.text
+

@@ -124,3 +124,18 @@ def test_the_standalone_verifier_says_verified_only_with_a_pinned_key(
     assert "NOT VERIFIED" in capsys.readouterr().out
     key = signing_key().public_key().public_bytes_raw().hex()
     assert verifier.main([str(bundle), "--public-key", key]) == 0
+
+
+def test_a_witness_line_written_by_hand_is_read_as_the_checkpoint_it_names(
+    audited: tuple[str, UUID], tmp_path: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
+    """Review: a reviewer's witness line with its seq as text or its root in capitals was
+    taken for another checkpoint, and verify called checkpoint 1 deleted."""
+    del audited  # the fixture made the ledger
+    reviewer = tmp_path / "by-hand.jsonl"
+    assert main(["checkpoint", "--witness", str(reviewer)]) == 0
+    kept = json.loads(reviewer.read_text())
+    reviewer.write_text(json.dumps({**kept, "seq": str(kept["seq"]),
+                                    "root": kept["root"].upper()}) + "\n")  # fmt: skip
+    code, err = _verify(capsys, "--witness", str(reviewer))
+    assert code == 0, err

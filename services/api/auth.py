@@ -41,7 +41,7 @@ def signing_key() -> str:
 
 
 def issue_token(principal: Principal, key: str, *, hours: float = 8.0) -> str:
-    if hours > MAX_TOKEN_HOURS:
+    if not hours <= MAX_TOKEN_HOURS:  # written so that NaN is refused too
         raise TokenError(f"a token lives at most {MAX_TOKEN_HOURS:g} hours, not {hours:g}")
     if principal.role is Role.EMPLOYER and (
         principal.employers is None or len(principal.employers) != 1

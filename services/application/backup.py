@@ -110,40 +110,44 @@ def restore(ctx: Context, path: Path) -> BackupSummary:
     return BackupSummary(written, rows)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as file:
-        for number, text in enumerate(file, start=1):
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """Each line as read (for the digest) and as the object it must be."""
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
             try:
-                item = json.loads(text)
+                item = json.loads(raw)
             except ValueError as error:
-                raise BackupRejectedError(number, f"not JSON ({error})") from None
+                raise BackupRejectedError(number, f"not a backup line: not JSON ({error}); "
+                                          "the file may be cut short") from None  # fmt: skip
             if not isinstance(item, dict):
-                raise BackupRejectedError(number, "not a JSON object")
-            yield number, item
+                raise BackupRejectedError(number, "not a backup line: not a JSON object")
+            yield number, raw, item
+
+
+def _lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, _, item in _raw_lines(path):
+        yield number, item
 
 
 def _check(path: Path) -> tuple[int, int]:
     """The counts the trailer promises, once the whole file has been checked."""
     digest, events, rows, number = hashlib.sha256(), 0, 0, 0
-    with path.open("rb") as file:
-        for number, raw in enumerate(file, start=1):
-            item = json.loads(raw) if raw.strip().startswith(b"{") else None
-            if number == 1 and (not item or item.get("format") != FORMAT):
-                raise BackupRejectedError(1, f"not a backup (format {FORMAT}): ledger export "
-                                          "--backup writes one")  # fmt: skip
-            if number == 1 and item and item.get("schema_version") != SCHEMA_VERSION:
-                raise BackupRejectedError(1, f"schema version {item.get('schema_version')}, "
-                                          f"this ledger restores {SCHEMA_VERSION}")  # fmt: skip
-            if item and item.get("end"):
-                if (item.get("events"), item.get("rows")) != (events, rows) or item.get(
-                    "sha256"
-                ) != digest.hexdigest():
-                    raise BackupRejectedError(number, "the trailer does not match the lines "
-                                              "before it (altered or cut short)")  # fmt: skip
-                return events, rows
-            events += bool(item and "event" in item)
-            rows += bool(item and "table" in item)
-            digest.update(raw)
+    for number, raw, item in _raw_lines(path):
+        if number == 1 and item.get("format") != FORMAT:
+            raise BackupRejectedError(1, f"not a backup (format {FORMAT}): ledger export "
+                                      "--backup writes one")  # fmt: skip
+        if number == 1 and item.get("schema_version") != SCHEMA_VERSION:
+            raise BackupRejectedError(1, f"schema version {item.get('schema_version')}, "
+                                      f"this ledger restores {SCHEMA_VERSION}")  # fmt: skip
+        if item.get("end"):
+            promised = (item.get("events"), item.get("rows"), item.get("sha256"))
+            if promised != (events, rows, digest.hexdigest()):
+                raise BackupRejectedError(number, "the trailer does not match the lines "
+                                          "before it (altered or cut short)")  # fmt: skip
+            return events, rows
+        events += "event" in item
+        rows += "table" in item
+        digest.update(raw)
     raise BackupRejectedError(number, "no trailer: the file was cut short")
 
 

@@ -9,6 +9,7 @@ module alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from domain.access import Decision
 from domain.rules import RuleViolation
@@ -97,6 +98,14 @@ class Forbidden(ApplicationError):
         """Raise unless ``decision`` allows."""
         if not decision:
             raise cls(decision.reason, decision.rule)
+
+    @classmethod
+    def unless_case(cls, decision: Decision, case_id: UUID) -> None:
+        """``unless`` for a decision about the case ``case_id``: one the decision hides is
+        answered as unknown (``UnknownCaseError``), never named."""
+        if decision.hidden:
+            raise UnknownCaseError(case_id)
+        cls.unless(decision)
 
 
 class InvalidRequest(ApplicationError):

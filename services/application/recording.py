@@ -14,14 +14,21 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from domain import events as ev
-from domain.access import IMPORTS, Principal, Role, actor_role, may_record, may_record_kind
+from domain.access import (
+    IMPORTS,
+    Principal,
+    Role,
+    actor_role,
+    may_read_case,
+    may_record,
+    may_record_kind,
+)
 from domain.case import Case
 from domain.interchange import LINE_ADAPTER, InterchangeLine
 from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue
 from services.application.importer import ImportSummary, import_lines
-from services.application.ledger import Appended
-from services.application.queries import unless_served
+from services.application.ledger import Appended, UnknownCaseError
 
 S5 = "poortwachter.md s5"
 
@@ -97,7 +104,8 @@ def authorize(
 ) -> None:
     """Whether ``principal`` may record this event for ``case``; a correction is judged by
     the kind of event it corrects."""
-    unless_served(principal, case)
+    if may_read_case(principal, case.current.employer_id).hidden:
+        raise UnknownCaseError(case.id)
     target_class: type[ev.CaseEvent] | None = None
     if event_class in ev.CORRECTION_TYPES:
         target_id = data.get("corrects") or data.get("retracts")

@@ -13,7 +13,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from domain import events as ev
-from domain.access import Principal, may_read_case, may_record
+from domain.access import SOURCE, Principal, may_read_case, may_record
 from domain.case import Case, continues_case
 from projections.case_state import CaseStateProjection, cases_of_subject
 from services.application.context import Context
@@ -87,8 +87,9 @@ def _open(
     case_id = command.case_id or command.new_case_id
     assert case_id is not None, "give case_id or new_case_id"
     existing = ctx.ledger.find_case(case_id) if command.case_id else None
-    if existing is not None:  # name no other employer's case, not even to learn it exists
-        Forbidden.unless(may_read_case(principal, existing.current.employer_id))
+    if existing is not None and not may_read_case(principal, existing.current.employer_id):
+        # taken, but by a case the caller may not see: say no more than that
+        raise Forbidden("this case_id is not free: leave it out, or choose another", SOURCE)
     line = interchange_line({
         "event_id": command.event_id, "case_id": case_id, "type": "SicknessReported",
         "occurred_on": command.first_sick_day, "actor": actor_of(principal),
