@@ -68,8 +68,9 @@ LEDGER_KEY = Table(
     columns=(("name", "text"), ("wrapped", "text"), ("master_key_id", "text")),
     key=("name",),
 )
-SCOPED_INDEX_KEY = "employer_blind_index"  # digests of (employer, employee id)
-UNSCOPED_INDEX_KEY = "blind_index"  # before: digests of the employee id alone
+INDEX_KEY = "blind_index"  # the ledger key of the blind index (and request fingerprints)
+INDEX_VERSION = "subject_index_version"  # a key_epoch row: what the index digests
+SCOPED = 2  # version 2: (employer, employee id); version 1 digested the employee id alone
 Employee = tuple[str, str]  # (employee id, employer id): who someone is, at their employer
 KEY_EPOCH = Table(  # counts erasures, so that every process can tell its cache is stale
     name="key_epoch",
@@ -80,6 +81,7 @@ KEY_TABLES = (FILE_KEY, SUBJECT_INDEX, LEDGER_KEY, KEY_EPOCH)
 DEFAULT_KEY_FILE = ".ledger-master.key"
 _CACHE_SIZE = 50_000
 ORPHAN_AFTER_SECONDS = 86_400
+SWEPT = "unwritten_files_swept_until"  # a key_epoch row: Unix time of the last sweep
 
 
 class MissingKeyError(RuntimeError):
@@ -153,7 +155,11 @@ def is_envelope(value: Any) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _stamp_at(time.time())
+
+
+def _stamp_at(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _MISSING = object()
@@ -268,24 +274,19 @@ class KeyRing:
 
     def index_key(self) -> bytes:
         if self._index_key is None:
-            self._index_key = self._ledger_key(SCOPED_INDEX_KEY, create=True)
-            assert self._index_key is not None
-        return self._index_key
-
-    def _ledger_key(self, name: str, *, create: bool = False) -> bytes | None:
-        rows = self.store.query(
-            "SELECT wrapped, master_key_id FROM {ledger_key} WHERE name = ?", [name]
-        )
-        if not rows:
-            if not create:
-                return None
-            self.store.write(
-                "INSERT INTO {ledger_key} (name, wrapped, master_key_id) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                [name, self._wrap(secrets.token_bytes(32), name), self.current.id],
+            rows = self.store.query(
+                "SELECT wrapped, master_key_id FROM {ledger_key} WHERE name = ?", [INDEX_KEY]
             )
-            return self._ledger_key(name)
-        return self._unwrap(rows[0]["wrapped"], name, rows[0]["master_key_id"])
+            if not rows:
+                self.store.write(
+                    "INSERT INTO {ledger_key} (name, wrapped, master_key_id) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    [INDEX_KEY, self._wrap(secrets.token_bytes(32), INDEX_KEY), self.current.id],
+                )  # fmt: skip
+                return self.index_key()
+            row = rows[0]
+            self._index_key = self._unwrap(row["wrapped"], INDEX_KEY, row["master_key_id"])
+        return self._index_key
 
     def blind(self, employee_id: str, employer_id: str) -> str:
         """A keyed digest of an employee at an employer: equal pairs give equal digests,
@@ -321,28 +322,39 @@ class KeyRing:
         return {person: found[blind] for person, blind in blinds.items()}
 
     def has_unscoped_index(self) -> bool:
-        """Whether the blind index still holds digests of employee ids alone (a store made
-        before employees were scoped to their employer): ``scope_index`` them."""
-        return bool(self.store.query(
-            "SELECT 1 AS one FROM {ledger_key} WHERE name = ?", [UNSCOPED_INDEX_KEY]
-        ))  # fmt: skip
+        """Whether the blind index may still hold digests of employee ids alone (a store
+        made before employees were scoped to their employer): ``scope_index`` them. A
+        store with no subject yet is scoped from the start."""
+        version = self._counter(INDEX_VERSION)
+        if version == 0:
+            empty = not self.store.query("SELECT 1 AS one FROM {subject_index} LIMIT 1")
+            self.store.write(
+                "INSERT INTO {key_epoch} (name, n) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [INDEX_VERSION, SCOPED if empty else SCOPED - 1],
+            )
+            return self.has_unscoped_index()
+        return version < SCOPED
 
     def scope_index(self, reports: Iterable[tuple[str, str, UUID]]) -> int:
         """Index each reported (employee, employer, subject) by the scoped digest, keeping
-        its subject, then drop the unscoped digests and their key; how many pairs."""
-        unscoped = self._ledger_key(UNSCOPED_INDEX_KEY)
+        its subject, then drop the digests of the employee ids alone; how many pairs."""
         pairs = {(employee, employer): subject for employee, employer, subject in reports}
         self.store.write_many(
             "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             [[self.blind(*person), str(subject), _now()] for person, subject in pairs.items()],
         )
-        if unscoped is not None:
-            old = {hmac.new(unscoped, e.encode(), hashlib.sha256).hexdigest() for e, _ in pairs}
-            self.store.write_many("DELETE FROM {subject_index} WHERE blind = ?",
-                                  [[blind] for blind in old])  # fmt: skip
-        self.store.write("DELETE FROM {ledger_key} WHERE name = ?", [UNSCOPED_INDEX_KEY])
+        self.store.write_many("DELETE FROM {subject_index} WHERE blind = ?",
+                              [[self.digest(e)] for e in {e for e, _ in pairs}])  # fmt: skip
+        self.store.write("UPDATE {key_epoch} SET n = ? WHERE name = ?", [SCOPED, INDEX_VERSION])
         return len(pairs)
+
+    def forget_employee(self, employee_id: str, employer_id: str) -> None:
+        """Drop the blind index of an employee at an employer (all their files there are
+        erased), also where a store made before scoping shares the subject with another
+        employer's file that still runs."""
+        self.store.write("DELETE FROM {subject_index} WHERE blind = ?",
+                         [self.blind(employee_id, employer_id)])  # fmt: skip
 
     def _indexed(self, blinds: list[str]) -> dict[str, UUID]:
         found: dict[str, UUID] = {}
@@ -513,25 +525,36 @@ class KeyRing:
         )
         return int(rows[0]["n"])
 
-    def files_opened_before(self, older_than_seconds: int) -> list[tuple[UUID, str]]:
-        """(case id, token) of the live key rows opened more than ``older_than_seconds``
-        ago: the caller keeps those whose case has no events (an import killed before it
-        wrote) for ``drop_unused_files``."""
-        cutoff = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
+    def files_opened_unswept(self, until: float) -> list[tuple[UUID, str]]:
+        """(case id, token) of the live key rows opened before ``until`` (a Unix time) and
+        not looked at by an earlier sweep (``swept``): the caller keeps those whose case
+        has no events (an import killed before it wrote) for ``drop_unused_files``. Each
+        row is looked at once, so a sweep does not read every file of an old ledger."""
         rows = self.store.query(
             "SELECT case_id, personal FROM {file_key} WHERE created_at < ? "
-            "AND erased_at IS NULL AND personal IS NOT NULL",
-            [cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+            "AND created_at >= ? AND erased_at IS NULL AND personal IS NOT NULL",
+            [_stamp_at(until), _stamp_at(self._counter(SWEPT))],
         )
         return [(UUID(str(r["case_id"])), str(r["personal"])) for r in rows]
 
+    def swept(self, until: float) -> None:
+        """Record that the key rows opened before ``until`` were looked at."""
+        self.store.write(
+            "INSERT INTO {key_epoch} (name, n) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET n = excluded.n",
+            [SWEPT, int(until)],
+        )
+
+    def _counter(self, name: str) -> int:
+        rows = self.store.query("SELECT n FROM {key_epoch} WHERE name = ?", [name])
+        return int(rows[0]["n"]) if rows else 0
+
     def drop_orphan_subjects(self, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> int:
         """Forget employee ids whose report was refused: a subject with no file after a day."""
-        cutoff = datetime.fromtimestamp(time.time() - older_than_seconds, UTC)
         return self.store.write(
             "DELETE FROM {subject_index} WHERE created_at < ? AND subject_id NOT IN "
             "(SELECT subject_id FROM {file_key})",
-            [cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+            [_stamp_at(time.time() - older_than_seconds)],
         )
 
     def forget(self) -> None:
@@ -547,8 +570,7 @@ class KeyRing:
         self._reload_masters()
 
     def _erasure_epoch(self) -> int:
-        rows = self.store.query("SELECT n FROM {key_epoch} WHERE name = 'erasures'")
-        return int(rows[0]["n"]) if rows else 0
+        return self._counter("erasures")
 
     def rotate(self, new: MasterKey, batch: int = 1000) -> int:
         """Re-wrap every data key (and the index key) under ``new``; events are untouched.

@@ -7,16 +7,14 @@ longer hold up the erasure of A's employee (rules reference s5, erasure on reque
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 from domain import events as ev
 from domain.access import Principal, Role
+from infra.keys import KeyRing
 from services.application.erasure import erase_employee
 from services.application.importer import import_lines, numbered
 from services.application.ledger import Ledger
@@ -65,26 +63,30 @@ def test_another_employers_file_does_not_hold_up_an_erasure(database_url: str) -
         assert rt.ledger.get_case(at_b).current.employee_id == "E1"  # B's file still opens
 
 
+def _as_before_scoping(keys: KeyRing, *people: tuple[str, UUID]) -> None:
+    """Put the blind index back as a store made before scoping held it: digests of the
+    employee id alone, under the same index key, at index version 1."""
+    keys.store.write("DELETE FROM {subject_index}")
+    keys.store.write_many(
+        "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?)",
+        [[keys.digest(employee), str(subject), "2025-01-01T00:00:00.000000Z"]
+         for employee, subject in people],
+    )  # fmt: skip
+    keys.store.write("UPDATE {key_epoch} SET n = 1 WHERE name = 'subject_index_version'")
+
+
 def test_a_store_indexed_before_scoping_is_indexed_again_at_start(database_url: str) -> None:
     """A store written when the blind index held digests of the employee id alone: the
     next ledger to start indexes every reported (employer, employee) under its subject
-    and drops the old digests and their key."""
+    and drops the old digests; request fingerprints (the same key) do not change."""
     with bootstrap(database_url=database_url, follow_seconds=0) as rt:
         case_id = _report(rt, "E8", "ER-A")
         subject = _subject(rt.ledger, case_id)
         keys = rt.ledger.keys
         assert keys is not None
-        old_key = secrets.token_bytes(32)
-        old = hmac.new(old_key, b"E8", hashlib.sha256).hexdigest()
-        keys.store.write(
-            "INSERT INTO {ledger_key} (name, wrapped, master_key_id) VALUES (?, ?, ?)",
-            ["blind_index", keys._wrap(old_key, "blind_index"), keys.current.id],
-        )
-        keys.store.write("DELETE FROM {subject_index}")
-        keys.store.write(
-            "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?)",
-            [old, str(subject), "2025-01-01T00:00:00+00:00"],
-        )
+        assert subject is not None
+        fingerprint = keys.digest("a request")
+        _as_before_scoping(keys, ("E8", subject))
     with bootstrap(database_url=database_url, follow_seconds=0) as rt:
         keys = rt.ledger.keys
         assert keys is not None
@@ -93,5 +95,32 @@ def test_a_store_indexed_before_scoping_is_indexed_again_at_start(database_url: 
         assert keys.find_subject("E8", "ER-B") is None
         blinds = [row["blind"] for row in keys.store.query("SELECT blind FROM {subject_index}")]
         assert blinds == [keys.blind("E8", "ER-A")]  # the old digest is gone
+        assert keys.digest("a request") == fingerprint  # a retry is still known
 
 
+def test_an_erasure_forgets_the_employee_where_an_old_store_shares_a_subject(
+    database_url: str,
+) -> None:
+    """Review: in a store made before scoping, one subject can hold two employers' files;
+    erasing the employee at one employer left them findable there while the other's
+    file ran."""
+    with bootstrap(database_url=database_url, follow_seconds=0) as rt:
+        at_a = _report(rt, "E10", "ER-A", FIRST - timedelta(days=1200))
+        subject = _subject(rt.ledger, at_a)
+        keys = rt.ledger.keys
+        assert keys is not None
+        assert subject is not None
+        keys.store.write(  # the old index gave ER-B's report of E10 the same subject
+            "INSERT INTO {subject_index} (blind, subject_id, created_at) VALUES (?, ?, ?)",
+            [keys.blind("E10", "ER-B"), str(subject), "2025-01-01T00:00:00.000000Z"],
+        )
+        at_b = _report(rt, "E10", "ER-B")
+        assert _subject(rt.ledger, at_b) == subject
+        ended = [line(at_a, "RecoveryReported", FIRST - timedelta(days=1100)),
+                 line(at_a, "CaseClosed", FIRST - timedelta(days=1090), outcome="recovered")]
+        import_lines(rt.ledger, numbered([json.dumps(item) for item in ended]))
+        erase_employee(rt.ledger, "E10", employer_id="ER-A",
+                       ground=ev.ErasureGround.ERASURE_REQUEST, reference="AVG-18",
+                       actor=ERASER)  # fmt: skip
+        assert keys.find_subject("E10", "ER-A") is None
+        assert keys.find_subject("E10", "ER-B") == subject  # B's running file needs it

@@ -85,6 +85,7 @@ def erase_employee(
         raise ErasureError(refusal)
     recorded, destroyed = erase_files(ledger, cases, ground=ground, reference=reference,
                                       actor=actor)  # fmt: skip
+    keys.forget_employee(employee_id, employer_id)
     return Erasure(subject, tuple(c.id for c in cases), recorded, destroyed)
 
 

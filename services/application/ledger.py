@@ -6,6 +6,7 @@ get the case, call one domain method, save. Rules live in ``domain``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -194,25 +195,27 @@ class Ledger(Application[UUID]):
         """Store sealed events exactly in the given order, in one transaction."""
         self.recorder.insert_events(stored)
 
-    def drop_unwritten_files(self, opened: Sequence[tuple[UUID, str]]) -> None:
-        """Take back the key rows a refused import created for files it never wrote."""
+    def drop_unwritten_files(self, opened: Sequence[tuple[UUID, str]]) -> int:
+        """Take back the key rows a refused import created for files it never wrote; how
+        many."""
         if self.keys is None or not opened:
-            return
+            return 0
         written = self.existing_case_ids([case_id for case_id, _ in opened])
-        self.keys.drop_unused_files([pair for pair in opened if pair[0] not in written])
+        unwritten = [pair for pair in opened if pair[0] not in written]
+        if unwritten:
+            self.keys.drop_unused_files(unwritten)
+        return len(unwritten)
 
     def drop_abandoned_files(self, older_than_seconds: int = ORPHAN_AFTER_SECONDS) -> int:
         """Key rows of files opened a day ago or more and never written (an import killed
         between checking and writing): taken back, so no key outlives a file never
-        stored; how many."""
+        stored; how many. Rows an earlier sweep looked at are not read again."""
         if self.keys is None:
             return 0
-        opened = self.keys.files_opened_before(older_than_seconds)
-        written = self.existing_case_ids([case_id for case_id, _ in opened])
-        abandoned = [pair for pair in opened if pair[0] not in written]
-        if abandoned:
-            self.keys.drop_unused_files(abandoned)
-        return len(abandoned)
+        until = time.time() - older_than_seconds
+        dropped = self.drop_unwritten_files(self.keys.files_opened_unswept(until))
+        self.keys.swept(until)
+        return dropped
 
     # --- queries ----------------------------------------------------------
 
