@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from eventsourcing.domain import CanInitAggregate, CanMutateAggregate
+from eventsourcing.utils import get_topic
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
 if TYPE_CHECKING:
@@ -664,3 +665,7 @@ CATALOGUE: dict[str, type[CaseEvent]] = {
         LegalHoldLifted,
     )
 }
+
+# the stored topics of two events the log is searched for (reports, erasures)
+REPORT_TOPIC = get_topic(SicknessReported)
+ERASED_TOPIC = get_topic(PersonalDataErased)

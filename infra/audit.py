@@ -29,9 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Notification
-from eventsourcing.utils import get_topic
 
-from domain.events import PersonalDataErased, SicknessReported
+from domain.events import ERASED_TOPIC, REPORT_TOPIC
 from domain.merkle import (
     Frontier,
     consistency_proof,
@@ -345,8 +344,6 @@ class AuditLog:
         return []
 
 
-REPORT_TOPIC = get_topic(SicknessReported)
-ERASED_TOPIC = get_topic(PersonalDataErased)
 
 
 def _sealed_report(notification: Notification) -> bool:

@@ -47,7 +47,7 @@ def write_rows(recorder: ApplicationRecorder, rows: Iterable[Row]) -> int:
 
 def _postgres(recorder: PostgresApplicationRecorder, rows: Iterable[Row]) -> int:
     table = SQL("{0}.{1}").format(
-        Identifier(recorder.datastore.schema or "public"), Identifier(recorder.events_table_name)
+        Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
     )
     copy = SQL(
         "COPY {0} (notification_id, originator_id, originator_version, topic, state) "
@@ -59,7 +59,7 @@ def _postgres(recorder: PostgresApplicationRecorder, rows: Iterable[Row]) -> int
         connection.transaction(),
         connection.cursor() as cursor,
     ):
-        cursor.execute(SQL("LOCK TABLE {0} IN EXCLUSIVE MODE").format(table))
+        recorder._lock_table(cursor)  # the library's lock (and lock timeout) of its inserts
         with cursor.copy(copy) as target:
             target.set_types(["int8", "uuid", "int8", "text", "bytea"])
             for row in rows:
@@ -71,7 +71,7 @@ def _postgres(recorder: PostgresApplicationRecorder, rows: Iterable[Row]) -> int
                 "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), "
                 "GREATEST((SELECT MAX(notification_id) FROM {0}), 1))"
             ).format(table),
-            (f'"{recorder.datastore.schema or "public"}"."{recorder.events_table_name}"',),
+            (table.as_string(cursor),),
         )
     return written
 

@@ -21,19 +21,19 @@ INDEX_SUFFIX = "event_id_uidx"
 
 
 def index_name(events_table: str) -> str:
-    return f"{events_table.replace('.', '_')}_{INDEX_SUFFIX}"
+    return f"{events_table}_{INDEX_SUFFIX}"
 
 
-def postgres_expression(column: str = "state") -> str:
+def postgres_expression() -> str:
     key = "'\\x" + KEY.hex() + "'::bytea"
-    at = f"position({key} in {column})"
-    return f"(CASE WHEN {at} > 0 THEN substring({column} from {at} + {len(KEY)} for 36) END)"
+    at = f"position({key} in state)"
+    return f"(CASE WHEN {at} > 0 THEN substring(state from {at} + {len(KEY)} for 36) END)"
 
 
-def sqlite_expression(column: str = "state") -> str:
+def sqlite_expression() -> str:
     key = "X'" + KEY.hex() + "'"
-    at = f"instr({column}, {key})"
-    return f"(CASE WHEN {at} > 0 THEN substr({column}, {at} + {len(KEY)}, 36) END)"
+    at = f"instr(state, {key})"
+    return f"(CASE WHEN {at} > 0 THEN substr(state, {at} + {len(KEY)}, 36) END)"
 
 
 def stored_form(event_id: UUID) -> bytes:

@@ -75,7 +75,7 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.append(
             SQL("CREATE UNIQUE INDEX IF NOT EXISTS {0} ON {1}.{2} ({3})").format(
                 Identifier(index_name(self.events_table_name)),
-                Identifier(self.datastore.schema or "public"),
+                Identifier(self.datastore.schema),
                 Identifier(self.events_table_name),
                 SQL(postgres_expression()),
             )

@@ -168,10 +168,9 @@ class Spill:
             yield [(UUID(c), str(token)) for c, token in batch]
 
 
-def remove_abandoned(directory: str | None = None) -> list[Path]:
+def remove_abandoned(directory: str | None = None) -> None:
     """Remove the scratch directories of imports whose process is gone (killed before they
-    could clean up); the ones it removed."""
-    removed = []
+    could clean up)."""
     for found in Path(directory or tempfile.gettempdir()).glob(f"{PREFIX}*"):
         try:
             pid = int((found / "pid").read_text())
@@ -182,8 +181,6 @@ def remove_abandoned(directory: str | None = None) -> list[Path]:
         if pid is not None and _alive(pid):
             continue
         shutil.rmtree(found, ignore_errors=True)
-        removed.append(found)
-    return removed
 
 
 def _alive(pid: int) -> bool:
@@ -192,7 +189,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # another user's process
+        pass  # another user's process: alive
     return True
 
 

@@ -31,7 +31,7 @@ def _existing(recorder: ApplicationRecorder, ids: list[UUID]) -> set[UUID]:
         statement = SQL(
             "SELECT DISTINCT originator_id FROM {schema}.{table} WHERE originator_id = ANY(%s)"
         ).format(
-            schema=Identifier(recorder.datastore.schema or "public"),
+            schema=Identifier(recorder.datastore.schema),
             table=Identifier(recorder.events_table_name),
         )
         with recorder.datastore.transaction(commit=False) as cursor:
@@ -68,7 +68,7 @@ def _cases_of(recorder: ApplicationRecorder, ids: list[UUID]) -> dict[UUID, UUID
         statement = SQL("SELECT originator_id, {e} AS event_id FROM {s}.{t} WHERE {e} = ANY(%s)")
         query = statement.format(
             e=expression,
-            s=Identifier(recorder.datastore.schema or "public"),
+            s=Identifier(recorder.datastore.schema),
             t=Identifier(recorder.events_table_name),
         )
         with recorder.datastore.transaction(commit=False) as cursor:

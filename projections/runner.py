@@ -24,7 +24,7 @@ from typing import cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError
 
 from domain import events as ev
 from domain.case import Case
@@ -34,7 +34,7 @@ from projections.base import CaseCache, CaseProjection
 from projections.set_aside import (
     SetAside,
     changes_or_set_aside,
-    describe,
+    fold_each,
     forget_set_aside,
     pending_set_aside,
 )
@@ -231,16 +231,8 @@ class ReadModelRunner(LogConsumer):
         self, events: list[ev.CaseEvent]
     ) -> tuple[dict[UUID, Case], dict[UUID, str]]:
         """The cases after ``events``, and why those that could not be folded were not."""
-        cases: dict[UUID, Case] = {}
-        broken: dict[UUID, str] = {}
-        for case_id, case_events in _by_case(events).items():
-            try:
-                cases[case_id] = self.cases.advance(case_id, case_events)
-            except PersistenceError:
-                raise  # the store, not the event: retry, never set aside
-            except Exception as error:
-                broken[case_id] = describe(error)
-        return cases, broken
+        by_case = _by_case(events)
+        return fold_each(by_case, lambda case_id: self.cases.advance(case_id, by_case[case_id]))
 
     def _load_held(self) -> None:
         self._held = {}

@@ -12,11 +12,14 @@ ids are opaque and the events the runner reads are sealed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from uuid import UUID
 
+from eventsourcing.persistence import PersistenceError
+
 from domain import events as ev
+from domain.case import Case
 from infra.readmodel import Change, ReadModelStore, Replace, Row, Table
 
 log = logging.getLogger("ledger.projections")
@@ -71,6 +74,23 @@ def held_event(projection: str, notification_id: int, event: ev.CaseEvent, reaso
         event.originator_version,
         reason,
     )
+
+
+def fold_each(
+    case_ids: Iterable[UUID], fold: Callable[[UUID], Case]
+) -> tuple[dict[UUID, Case], dict[UUID, str]]:
+    """Each case as ``fold`` gives it, and why those it could not fold were not (their
+    events are then set aside). The store being away is no reason: that is retried."""
+    cases: dict[UUID, Case] = {}
+    broken: dict[UUID, str] = {}
+    for case_id in case_ids:
+        try:
+            cases[case_id] = fold(case_id)
+        except PersistenceError:
+            raise
+        except Exception as error:
+            broken[case_id] = describe(error)
+    return cases, broken
 
 
 def changes_or_set_aside(

@@ -17,7 +17,7 @@ from uuid import uuid4
 import pytest
 
 from infra.backup import stored_rows
-from services.application.backup import KEPT
+from services.application.backup import KEPT_NAMES
 from services.application.ledger import Ledger
 from services.cli import main
 from services.schema import side_store
@@ -27,7 +27,7 @@ from tests.factories import MEDICAL_NOTE, every_event_type, import_via_cli, line
 
 def _table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
     with side_store(url) as store:
-        return {name: store.query(f"SELECT * FROM {{{name}}} ORDER BY 1, 2") for name in KEPT}
+        return {name: store.query(f"SELECT * FROM {{{name}}} ORDER BY 1, 2") for name in KEPT_NAMES}
 
 
 def _stored(url: str) -> list[tuple[int, str, int, str, bytes]]:

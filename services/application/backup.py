@@ -27,15 +27,19 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
+from infra.audit import AUDIT_CHECKPOINT, AUDIT_LEAF
 from infra.backup import Row, StoreNotEmptyError, stored_rows, write_rows
+from infra.headcount import HEADCOUNT
+from infra.keys import KEY_TABLES
 from infra.readmodel import Table
+from infra.service_tables import CASE_ACCESS
 from services.application.context import Context
-from services.schema import SCHEMA_VERSION, TABLES
+from services.schema import SCHEMA_VERSION
 
 FORMAT = "reintegration-ledger/backup/1"
 # What cannot be rebuilt from the events (read models and request caches can).
-KEPT = ("file_key", "subject_index", "ledger_key", "key_epoch", "audit_leaf",
-        "audit_checkpoint", "case_access", "employer_headcount")  # fmt: skip
+KEPT: tuple[Table, ...] = (*KEY_TABLES, AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS, HEADCOUNT)
+KEPT_NAMES = tuple(table.name for table in KEPT)
 
 __all__ = ["BackupRejectedError", "BackupSummary", "StoreNotEmptyError", "restore", "write"]
 
@@ -52,10 +56,6 @@ class BackupRejectedError(ValueError):
 class BackupSummary:
     events: int
     rows: int
-
-
-def _table(name: str) -> Table:
-    return next(t for t in TABLES if t.name == name)
 
 
 def write(
@@ -79,11 +79,10 @@ def write(
         if progress is not None and events % 10_000 == 0:
             progress(events)
     rows = 0
-    for name in KEPT:
-        table = _table(name)
+    for table in KEPT:
         order = ", ".join(table.key)
-        for row in ctx.store.query(f"SELECT * FROM {{{name}}} ORDER BY {order}"):
-            emit({"table": name, "row": {c: row[c] for c in table.column_names}})
+        for row in ctx.store.query(f"SELECT * FROM {{{table.name}}} ORDER BY {order}"):
+            emit({"table": table.name, "row": {c: row[c] for c in table.column_names}})
             rows += 1
     out.write(json.dumps({"end": True, "events": events, "rows": rows,
                           "sha256": digest.hexdigest()}) + "\n")  # fmt: skip
@@ -96,8 +95,8 @@ def restore(ctx: Context, path: Path) -> BackupSummary:
     written = write_rows(ctx.ledger.recorder, _events(path))  # refuses a store in use
     kept = _kept_rows(path)
     rows = 0
-    for name in KEPT:
-        table = _table(name)
+    for table in KEPT:
+        name = table.name
         found = [[row.get(c) for c in table.column_names] for row in kept.get(name, [])]
         ctx.store.write(f"DELETE FROM {{{name}}}")  # what the new store's setup put there
         if found:
@@ -165,7 +164,8 @@ def _kept_rows(path: Path) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for number, item in _lines(path):
         if "table" in item:
-            if item["table"] not in KEPT or not isinstance(item.get("row"), dict):
-                raise BackupRejectedError(number, f"not a row of a kept table ({', '.join(KEPT)})")
+            if item["table"] not in KEPT_NAMES or not isinstance(item.get("row"), dict):
+                kept_tables = ", ".join(KEPT_NAMES)
+                raise BackupRejectedError(number, f"not a row of a kept table ({kept_tables})")
             found.setdefault(item["table"], []).append(item["row"])
     return found

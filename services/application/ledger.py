@@ -15,7 +15,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import datetime_now_with_tzinfo
 from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
-from eventsourcing.utils import get_topic
 
 from domain import events as ev
 from domain.access import Principal, may_read_medical
@@ -32,8 +31,6 @@ from infra.mapper import PydanticMapper
 from infra.readmodel import ReadModelStore
 from infra.store import cases_of_event_ids, existing_aggregate_ids
 from services.schema import open_store
-
-REPORT_TOPIC = get_topic(ev.SicknessReported)
 
 
 class UnknownCaseError(LookupError):
@@ -96,7 +93,7 @@ class Ledger(Application[UUID]):
 
     def _reported_people(self) -> Iterator[tuple[str, str, UUID]]:
         """(employee, employer, subject) of every readable sickness report in the log."""
-        reports = self.notifications.pages(None, sealed=False, topics=[REPORT_TOPIC])
+        reports = self.notifications.pages(None, sealed=False, topics=[ev.REPORT_TOPIC])
         for page in reports:
             for report in page.events:
                 assert isinstance(report, ev.SicknessReported)

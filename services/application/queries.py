@@ -5,7 +5,6 @@ export, the access log, readiness. Each function checks what the caller may see
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,7 +30,7 @@ from infra.kafka import feed_status
 from infra.service_tables import access_log, record_access
 from projections.case_state import employer_ids
 from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
-from projections.set_aside import pending_set_aside
+from projections.runner import ReadModelRunner
 from services.application.case_views import Medical, deadline_replay
 from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue, NotReady
@@ -160,12 +159,21 @@ class Readiness:
 
 def readiness(
     ctx: Context, head: int, positions: dict[str, int | None], max_lag: int
-) -> Readiness:
-    """Ready when every read model is within ``max_lag`` of the log's ``head``. The feed is
-    reported, never a reason to refuse traffic: Kafka must not block writes."""
+) -> dict[str, int]:
+    """Ready when every read model is within ``max_lag`` of the log's ``head``: how far
+    behind each is. The feed is never a reason to refuse traffic: Kafka must not block
+    writes."""
     behind = {name: head - (pos or 0) for name, pos in positions.items()}
     worst = max(behind.values(), default=0)
     if worst > max_lag:
         raise NotReady("Read models are behind", f"{worst} notifications behind (bound {max_lag})")
-    held = Counter(h.projection.split(":")[0] for h in pending_set_aside(ctx.store))
-    return Readiness(head, behind, feed_status(ctx.store), dict(held))
+    return behind
+
+
+def readiness_details(
+    ctx: Context, runner: ReadModelRunner, head: int, behind: dict[str, int]
+) -> Readiness:
+    """What an admin reads of readiness: the lag, the feed and what ``runner``'s read
+    models set aside (named as ``ledger project --status`` names them)."""
+    held = {name: len(rows) for name, rows in runner.set_aside().items() if rows}
+    return Readiness(head, behind, feed_status(ctx.store), held)

@@ -10,8 +10,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
 from domain import events as ev
 from domain.access import SOURCE, Principal, may_read_case, may_record
 from domain.case import Case, continues_case
@@ -20,7 +18,6 @@ from services.application.context import Context
 from services.application.errors import Forbidden
 from services.application.recording import actor_of, interchange_line
 
-REPORT_TOPIC = get_topic(ev.SicknessReported)
 TAIL_LIMIT = 5_000  # beyond this lag, bring the read models up to date instead
 
 
@@ -138,7 +135,8 @@ def employee_cases(ctx: Context, employee_id: str, employer_id: str) -> list[tup
         return []
     position = ctx.store.position(CaseStateProjection().tracking_name) or 0
     cases = cases_of_subject(ctx.store, subject, employer_id)
-    tail = list(ctx.ledger.notifications.pages(position, topics=[REPORT_TOPIC], limit=TAIL_LIMIT))
+    reports = ctx.ledger.notifications.pages(position, topics=[ev.REPORT_TOPIC], limit=TAIL_LIMIT)
+    tail = list(reports)
     if sum(len(page.events) for page in tail) >= TAIL_LIMIT:
         ctx.catch_up()
         return employee_cases(ctx, employee_id, employer_id)

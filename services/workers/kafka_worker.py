@@ -23,7 +23,6 @@ from threading import Event
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from domain.case import Case
@@ -32,7 +31,7 @@ from infra.kafka import KafkaSettings
 from infra.log_consumer import Follower, NotificationLog
 from infra.readmodel import Change, ReadModelStore
 from projections.base import CaseProjection
-from projections.set_aside import changes_or_set_aside, describe, pending_of_cases
+from projections.set_aside import changes_or_set_aside, fold_each, pending_of_cases
 from services.application.ledger import Ledger
 
 log = logging.getLogger("ledger.worker")
@@ -142,16 +141,7 @@ class KafkaWorker(Follower):
 
     def _load_cases(self, case_ids: list[UUID]) -> tuple[dict[UUID, Case], dict[UUID, str]]:
         """The cases at their latest version, and why those that cannot be folded are not."""
-        cases: dict[UUID, Case] = {}
-        broken: dict[UUID, str] = {}
-        for case_id in case_ids:
-            try:
-                cases[case_id] = self._load(case_id)
-            except PersistenceError:
-                raise  # the store, not the event: retry, never set aside
-            except Exception as error:
-                broken[case_id] = describe(error)
-        return cases, broken
+        return fold_each(case_ids, self._load)
 
     def _load(self, case_id: UUID) -> Case:
         return cast(Case, self.ledger.repository.get(case_id))

@@ -57,9 +57,11 @@ def maybe_principal(
 ) -> Principal | None:
     """The caller when a valid token came with the request, else None (public routes that
     tell more to some callers)."""
+    if not credentials or not credentials.credentials:
+        return None
     try:
-        return principal(ctx, credentials) if credentials else None
-    except ProblemError:
+        return ctx.principal(credentials.credentials)
+    except TokenError:
         return None
 
 

@@ -40,14 +40,15 @@ def ready(ctx: Context, caller: MaybeCaller) -> Readiness:
         raise NotReady("The store does not answer", "the database does not answer; retry") from None
     admin = caller is not None and caller.role is Role.ADMIN
     try:
-        found = queries.readiness(ctx, head, positions, ctx.settings.ready_max_lag)
-    except NotReady as behind:
+        behind = queries.readiness(ctx, head, positions, ctx.settings.ready_max_lag)
+    except NotReady as lagging:
         if admin:
             raise
-        log.warning("not ready: %s", behind.detail)
-        raise NotReady(behind.title, "the read models are catching up; retry") from None
+        log.warning("not ready: %s", lagging.detail)
+        raise NotReady(lagging.title, "the read models are catching up; retry") from None
     if not admin:
         return Readiness(status="ready")
+    found = queries.readiness_details(ctx, ctx.runner, head, behind)
     return Readiness(status="ready", head=found.head, behind=found.behind, feed=found.feed,
                      set_aside=found.set_aside)  # fmt: skip
 
