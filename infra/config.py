@@ -68,9 +68,6 @@ def eventsourcing_env(url: str) -> dict[str, str]:
             # the library takes whole seconds; sessions get the exact value (limit_lock_waits)
             "POSTGRES_LOCK_TIMEOUT": str(math.ceil(float(lock_timeout))),
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
-            # a pooled connection is checked before use, so a restarted server is
-            # reconnected to instead of failing every request that draws a dead one
-            "POSTGRES_PRE_PING": "y",
             # the library's recorder, minus its retries of a lock timeout (infra/pg_recorder.py)
             "APPLICATION_RECORDER_TOPIC": "infra.pg_recorder:LedgerPostgresApplicationRecorder",
             # each process holds a few pools (events, read models): keep them small, so

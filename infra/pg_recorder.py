@@ -20,6 +20,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.sql import SQL, Identifier
 
 from infra.event_ids import index_name, postgres_expression
+from infra.pg_pool import use_socket_check
 
 ATTEMPTS = 10  # as the library
 WAIT_SECONDS = 0.2
@@ -71,6 +72,7 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
+        use_socket_check(datastore)
         # one event_id per ledger, for every writer (infra/event_ids.py)
         self.sql_create_statements.append(
             SQL("CREATE UNIQUE INDEX IF NOT EXISTS {0} ON {1}.{2} ({3})").format(

@@ -25,11 +25,12 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
-from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 
 from infra.config import database_url, eventsourcing_env
+from infra.pg_pool import use_socket_check
 
 ColumnKind = Literal["text", "integer", "json"]
 Row = dict[str, Any]
@@ -349,6 +350,10 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
 
 
 class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        use_socket_check(datastore)
+
     def position(self, projection: str) -> int | None:
         found: int | None = self.max_tracking_id(projection)
         return found
@@ -415,8 +420,11 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
         return named.replace("%", "%%").replace("?", "%s")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(cast(Any, self._sql(sql)), list(params))
+        # One statement on the pool's autocommit connection is a snapshot of its own; a
+        # transaction around it would add BEGIN and ROLLBACK, and psycopg forgets its
+        # prepared statements at every ROLLBACK.
+        with self.datastore.get_connection() as connection:
+            cursor = connection.execute(cast(Any, self._sql(sql)), list(params))
             return [dict(row) for row in cursor.fetchall()]
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> int:

@@ -134,15 +134,24 @@ class Ledger(Application[UUID]):
 
     # --- commands ---------------------------------------------------------
 
-    def append(self, line: InterchangeLine, expected_version: int | None = None) -> Appended:
+    def append(
+        self,
+        line: InterchangeLine,
+        expected_version: int | None = None,
+        *,
+        read: Case | None = None,
+    ) -> Appended:
         """Record one interchange event; a repeated ``event_id`` appends nothing.
 
         With ``expected_version`` the case must be at that version (0: must not exist);
         a concurrent writer that saved first also raises ``VersionConflictError``.
+        ``read`` is the case as the caller just loaded it (to authorise the command), so
+        that it is not loaded twice; a writer that saved since is refused as above.
         """
         if self.keys is not None:
             self.keys.refresh()  # an erasure by another process counts at once
-        case = self.find_case(line.case_id)
+        fresh = read is not None and read.id == line.case_id
+        case = read if fresh else self.find_case(line.case_id)
         if case is not None and line.event_id in case.events_by_id:
             return Appended(self.same_as_stored(case, line), duplicate=True)
         current = case.version if case is not None else 0
@@ -160,11 +169,13 @@ class Ledger(Application[UUID]):
             ) from None
         return Appended(case.events_by_id[line.event_id], duplicate=False)
 
-    def append_retrying(self, line: InterchangeLine, attempts: int = 5) -> Appended:
+    def append_retrying(
+        self, line: InterchangeLine, attempts: int = 5, *, read: Case | None = None
+    ) -> Appended:
         """``append``, reading the case again when another writer saved first."""
         for attempt in range(attempts):
             try:
-                return self.append(line)
+                return self.append(line, read=read if attempt == 0 else None)
             except VersionConflictError:
                 if attempt == attempts - 1:
                     raise

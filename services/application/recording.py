@@ -82,8 +82,8 @@ def append_event(ctx: Context, principal: Principal, command: AppendEvent) -> Ap
         fields["class_version"] = event_class.class_version
     line = interchange_line(fields)
     if command.expected_version is None:
-        return ctx.ledger.append_retrying(line)
-    return ctx.ledger.append(line, command.expected_version)
+        return ctx.ledger.append_retrying(line, read=case)
+    return ctx.ledger.append(line, command.expected_version, read=case)
 
 
 def _recordable(kind: str) -> type[ev.CaseEvent]:
