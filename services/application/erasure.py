@@ -42,6 +42,9 @@ class Erasure:
     cases: tuple[UUID, ...]
     events_recorded: int
     keys_destroyed: int
+    # older copies of the destroyed keys (WAL, base backups, ``export --backup``) are
+    # wrapped by these master keys and open until they are rotated away and retired
+    copies_open_until_retired: tuple[str, ...] = ()
 
 
 def keys_of(ledger: Ledger) -> KeyRing:
@@ -86,7 +89,8 @@ def erase_employee(
     recorded, destroyed = erase_files(ledger, cases, ground=ground, reference=reference,
                                       actor=actor)  # fmt: skip
     keys.forget_employee(employee_id, employer_id)
-    return Erasure(subject, tuple(c.id for c in cases), recorded, destroyed)
+    masters = tuple(master.id for master in keys.masters)
+    return Erasure(subject, tuple(c.id for c in cases), recorded, destroyed, masters)
 
 
 def erase_files(

@@ -105,6 +105,13 @@ def cmd_erase(args: argparse.Namespace) -> int:
             f"{done.events_recorded} PersonalDataErased event(s), "
             f"keys of {done.keys_destroyed} file(s) destroyed"
         )
+    if done.copies_open_until_retired:
+        print(
+            "older copies (PostgreSQL WAL, base backups, `ledger export --backup`) still hold "
+            f"the destroyed keys wrapped by master key {', '.join(done.copies_open_until_retired)}"
+            ": run `ledger keys rotate --new`, then `ledger keys retire`, to make them unreadable",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -114,6 +121,7 @@ def _erasure_json(done: Erasure) -> dict[str, Any]:
         "cases": [str(c) for c in done.cases],
         "events_recorded": done.events_recorded,
         "keys_destroyed": done.keys_destroyed,
+        "copies_open_until_retired": list(done.copies_open_until_retired),
     }
 
 
