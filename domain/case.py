@@ -182,6 +182,19 @@ def _sorts_last(state: CaseState, event: ev.CaseEvent) -> bool:
     )
 
 
+def holds_open_file(state: CaseState) -> bool:
+    """Whether the case is the employee's open file at the employer (rule
+    one_open_file_per_employee): sick, not recovered and not closed."""
+    return state.status is CaseStatus.OPEN
+
+
+def opens_file(before: CaseState | None, after: CaseState) -> bool:
+    """Whether a write takes the case from not open (or not yet there) to open: the report
+    of a new case, or a relapse resuming a recovered one. Such a write claims the open file
+    of the employee at the employer."""
+    return holds_open_file(after) and (before is None or not holds_open_file(before))
+
+
 def continues_case(state: CaseState, sick_on: date) -> bool:
     """Whether sickness from ``sick_on`` continues this case rather than opening a new
     one: the case recovered less than 28 days before, pregnancy leave not counted

@@ -62,6 +62,13 @@ TEXT_WITHOUT_CONTROL_CHARACTERS = _rule(
     "interchange format: text is shown and exported as it was written",
     "free text holds no control characters (NUL and the like); tab and line ends are fine",
 )
+ONE_OPEN_FILE = _rule(
+    "one_open_file_per_employee",
+    "poortwachter.md s1 (one waiting time of 104 weeks per sickness) and s2 (samentelling: "
+    "a relapse within 28 days is the same case)",
+    "an employee has at most one open file at an employer: a new report while one is open "
+    "belongs in that file; a relapse within 28 days resumes the recovered file",
+)
 NOT_BEFORE_FIRST_SICK_DAY = _rule(
     "event_not_before_first_sick_day",
     "poortwachter.md, Week arithmetic: day 1 is the first sick day",
@@ -232,6 +239,7 @@ RULES: tuple[Rule, ...] = (
     DATES_PLAUSIBLE,
     RECORDED_NOT_IN_FUTURE,
     TEXT_WITHOUT_CONTROL_CHARACTERS,
+    ONE_OPEN_FILE,
 )
 MAX_LATE_NOTIFICATION_FINE_EUR = 455  # poortwachter.md s1 (uwv.nl; rendement.nl)
 EARLY_IVA_FIRST_WEEK, EARLY_IVA_LAST_WEEK = 3, 68

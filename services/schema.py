@@ -21,6 +21,7 @@ from infra.audit import AUDIT_CHECKPOINT, AUDIT_LEAF
 from infra.headcount import HEADCOUNT
 from infra.kafka import FEED_STATUS
 from infra.keys import KEY_TABLES
+from infra.open_files import OPEN_FILE, backfill
 from infra.readmodel import ReadModelStore, Table, open_read_models
 from infra.service_tables import CASE_ACCESS, IDEMPOTENCY
 from projections.catalogue import all_projections
@@ -37,6 +38,7 @@ TABLES: tuple[Table, ...] = (
     *READ_MODELS,
     SET_ASIDE,
     *KEY_TABLES,
+    OPEN_FILE,
     CASE_ACCESS,
     IDEMPOTENCY,
     AUDIT_LEAF,
@@ -65,10 +67,19 @@ def _create_set_aside(store: ReadModelStore) -> None:
     store.create_tables([SET_ASIDE])
 
 
-LATER: tuple[Table, ...] = (SET_ASIDE,)  # tables a later step creates
+def _create_open_file(store: ReadModelStore) -> None:
+    """Version 3 (issue 19): one open file per employee at an employer, claimed by every
+    writer; the files the case-state read model shows open claim theirs (a store whose
+    read model lags gets the claims of the files it shows)."""
+    store.create_tables([OPEN_FILE])
+    backfill(store)
+
+
+LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE)  # tables a later step creates
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create every table of the side store", _create_every_table),
     Migration(2, "create the set_aside table of the projection runner", _create_set_aside),
+    Migration(3, "create the open_file claims and claim the open files", _create_open_file),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -40,12 +40,16 @@ def line(
     }
 
 
-def report(case_id: UUID | str, first_sick_day: date, **extra: Any) -> dict[str, Any]:
+def report(
+    case_id: UUID | str, first_sick_day: date, *, employee_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A sickness report at employer ER1; each case its own employee unless one is given
+    (an employee has one open file at an employer: rule one_open_file_per_employee)."""
     return line(
         case_id,
         "SicknessReported",
         first_sick_day,
-        employee_id="EMP1",
+        employee_id=employee_id or f"EMP-{str(case_id)[:8]}",
         employer_id="ER1",
         first_sick_day=first_sick_day,
         **extra,
@@ -77,7 +81,9 @@ MEDICAL_NOTE = "Consultation: lumbar hernia L4-L5, physiotherapy twice a week"
 IMPORTABLE = set(CATALOGUE) - {"PersonalDataErased"}
 
 
-def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
+def every_event_type(
+    case_id: UUID | str | None = None, employee_id: str = "EMP1"
+) -> list[dict[str, Any]]:
     """One valid case in which every importable event type of the catalogue occurs."""
     cid = case_id or uuid4()
     d = FIRST_DAY
@@ -97,7 +103,7 @@ def every_event_type(case_id: UUID | str | None = None) -> list[dict[str, Any]]:
     clock = SickClock(d, (Gap(at(120), at(130)), Gap(at(250), at(362))))
     normal_end = clock.end_of_waiting_time(extension_weeks=4)
     return [
-        report(cid, d, sector="care", expected_duration_weeks=12),
+        report(cid, d, employee_id=employee_id, sector="care", expected_duration_weeks=12),
         line(cid, "ReportedToOccupationalPhysician", at(2), occupational_physician_id="op-1"),
         line(cid, "SafetyNetPeriodEstablished", at(9), actor=physician,
              period="within_six_weeks"),

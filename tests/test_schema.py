@@ -70,7 +70,30 @@ def test_a_store_at_version_1_gets_the_set_aside_table_by_an_explicit_step(
         store.write("UPDATE {schema_version} SET version = 1 WHERE name = 'side_store'")
     assert main(["migrate", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
-    assert (done["before"], done["after"]) == (1, 2)
-    assert done["applied"] == ["create the set_aside table of the projection runner"]
+    assert (done["before"], done["after"]) == (1, SCHEMA_VERSION)
+    assert done["applied"][0] == "create the set_aside table of the projection runner"
     with side_store(use_database) as store:
         assert store.query("SELECT count(*) AS n FROM {set_aside}") == [{"n": 0}]
+
+
+def test_a_store_at_version_2_claims_its_open_files_in_migration_3(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19, hole 4: a store written before open files were claimed gets the claims of
+    the files its case-state read model shows open, so a second file is refused there too."""
+    assert main(["report", "--employee", "E-OLD", "--employer", "ER-M",
+                 "--first-sick-day", "2026-09-07"]) == 0  # fmt: skip
+    assert main(["project"]) == 0
+    with side_store(use_database) as store:
+        store.write("DROP TABLE {open_file}")
+        store.write("UPDATE {schema_version} SET version = 2 WHERE name = 'side_store'")
+    capsys.readouterr()
+    assert main(["migrate", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["before"], done["after"]) == (2, 3)
+    assert done["applied"] == ["create the open_file claims and claim the open files"]
+    with side_store(use_database) as store:
+        assert len(store.query("SELECT case_id FROM {open_file}")) == 1
+    assert main(["report", "--employee", "E-OLD", "--employer", "ER-M",
+                 "--first-sick-day", "2026-09-21"]) == 1  # fmt: skip
+    assert "already has an open file" in capsys.readouterr().err

@@ -189,6 +189,8 @@ ERRORS: tuple[ErrorRow, ...] = (
     ErrorRow(app.UnreadableFileError, 409, "case-set-aside",
              "The file holds an event the ledger cannot apply"),
     ErrorRow(app.CaseOwnerError, 409, "conflict", "Another writer opened this case"),
+    ErrorRow(app.FileAlreadyOpenError, 409, "file-already-open",
+             "The employee has an open file at this employer already"),
     ErrorRow(IntegrityError, 409, "conflict", "Another writer changed these cases first",
              _fixed("a case changed while this request was written; events already stored "
                     "stay stored. Send it again: stored events are recognised by their "

@@ -31,6 +31,7 @@ from infra.audit import AUDIT_CHECKPOINT, AUDIT_LEAF
 from infra.backup import Row, StoreNotEmptyError, stored_rows, write_rows
 from infra.headcount import HEADCOUNT
 from infra.keys import KEY_TABLES
+from infra.open_files import OPEN_FILE
 from infra.readmodel import Table
 from infra.service_tables import CASE_ACCESS
 from services.application.context import Context
@@ -38,7 +39,9 @@ from services.schema import SCHEMA_VERSION
 
 FORMAT = "reintegration-ledger/backup/1"
 # What cannot be rebuilt from the events (read models and request caches can).
-KEPT: tuple[Table, ...] = (*KEY_TABLES, AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS, HEADCOUNT)
+KEPT: tuple[Table, ...] = (
+    *KEY_TABLES, OPEN_FILE, AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS, HEADCOUNT
+)
 KEPT_NAMES = tuple(table.name for table in KEPT)
 
 __all__ = ["BackupRejectedError", "BackupSummary", "StoreNotEmptyError", "restore", "write"]

@@ -18,6 +18,7 @@ from infra.audit import MissingKeyError as MissingSigningKeyError
 from infra.config import ConfigurationError
 from infra.headcount import HeadcountRejectedError
 from infra.keys import CaseOwnerError, MissingKeyError
+from infra.open_files import FileAlreadyOpenError
 from infra.pg_recorder import is_lock_timeout
 from infra.service_tables import AccessLogBusyError
 from infra.witness import WitnessError
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "DuplicateEventError",
     "ErasureError",
+    "FileAlreadyOpenError",
     "Forbidden",
     "HeadcountRejectedError",
     "IdempotencyKeyReused",

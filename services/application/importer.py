@@ -18,14 +18,15 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from domain.case import Case
-from domain.events import CaseEvent
+from domain.case import Case, holds_open_file, opens_file
+from domain.events import CaseEvent, SicknessReported, SicknessResumed
 from domain.interchange import InterchangeLine, LineError, parse_line
-from domain.rules import RuleViolation
+from domain.rules import ONE_OPEN_FILE, RuleViolation
+from infra.open_files import FileAlreadyOpenError
 from infra.spill import Spill, SpilledCase
 from services.application.ledger import DuplicateEventError, Ledger, offer, used_elsewhere
 
@@ -248,8 +249,9 @@ def _apply_case(
     subject_of: SubjectOf,
     summary: ImportSummary,
     problems: _Problems,
-) -> list[tuple[int, CaseEvent]]:
-    """Offer a case's lines to it in file order; its new events with their line numbers."""
+) -> tuple[Case | None, list[tuple[int, CaseEvent]]]:
+    """Offer a case's lines to it in file order: the case after them and its new events
+    with their line numbers (none, and the case as stored, if a line is refused)."""
     line_of: dict[UUID, int] = {}
     for number, line in lines:
         try:
@@ -263,12 +265,43 @@ def _apply_case(
             problems.add(ImportProblem(
                 number, violation.field, violation.violation.message, violation.rule.name
             ))  # fmt: skip
-            return []
+            return None, []
         except DuplicateEventError as error:
             problems.add(ImportProblem(number, "event_id", str(error)))
-            return []
+            return None, []
     events = case.collect_case_events() if case is not None else []
-    return [(line_of[event.event_id], event) for event in events]
+    return case, [(line_of[event.event_id], event) for event in events]
+
+
+@dataclass
+class _OpenFiles:
+    """The files this import opens, claimed once every case is checked (rule
+    one_open_file_per_employee): a file may give up its claim later in the same import
+    (closed, recovered), so each is judged by its state after the whole file."""
+
+    opening: list[tuple[int, Case]] = field(default_factory=list)  # (line, case after)
+    open_after: dict[UUID, bool] = field(default_factory=dict)  # every case the file touches
+    claimed: list[UUID] = field(default_factory=list)
+
+    def note(self, before: Case | None, after: Case, new: list[tuple[int, CaseEvent]]) -> None:
+        self.open_after[after.id] = holds_open_file(after.current)
+        if new and opens_file(before.current if before else None, after.current):
+            opening = [n for n, e in new if isinstance(e, SicknessReported | SicknessResumed)]
+            self.opening.append(((opening or [new[0][0]])[0], after))
+
+    def claim(self, ledger: Ledger, problems: _Problems) -> None:
+        for number, case in sorted(self.opening, key=lambda item: item[0]):
+            try:
+                if ledger.claim_open_file(case, self.open_after):
+                    self.claimed.append(case.id)
+            except FileAlreadyOpenError as error:
+                held = f"case {error.holder}"
+                problems.add(ImportProblem(
+                    number, "data.employee_id",
+                    f"the employee already has an open file at this employer ({held}): "
+                    "record the sickness there, or close or recover that file first",
+                    ONE_OPEN_FILE.name,
+                ))  # fmt: skip
 
 
 SubjectOf = Callable[[InterchangeLine], UUID | None]
@@ -290,6 +323,7 @@ def _check_group(
     group: list[SpilledCase],
     summary: ImportSummary,
     problems: _Problems,
+    files: _OpenFiles,
 ) -> None:
     """Validate a group of cases, apply their rules and, while the file is clean so far,
     spill their new events sealed."""
@@ -300,7 +334,9 @@ def _check_group(
     new: list[tuple[int, CaseEvent]] = []
     for case_id, lines in cases:
         stored = ledger.get_case(case_id) if case_id in existing else None
-        events = _apply_case(ledger, stored, lines, subject_of, summary, problems)
+        after, events = _apply_case(ledger, stored, lines, subject_of, summary, problems)
+        if after is not None:
+            files.note(stored, after, events)
         if events:
             summary.cases_updated += case_id in existing
             summary.cases_opened += case_id not in existing
@@ -328,20 +364,28 @@ def import_lines(
     summary = ImportSummary()
     problems = _Problems()
     ledger.drop_abandoned_files()  # an import killed earlier: its keys of unwritten files
+    files = _OpenFiles()
     with Spill(scratch_dir) as spill:  # (and its scratch directory: Spill removes it)
         try:
             _spill_lines(spill, lines, summary, problems, progress)
             checked = 0
             for group in spill.case_groups(CASES_PER_GROUP):
-                _check_group(ledger, spill, group, summary, problems)
+                _check_group(ledger, spill, group, summary, problems, files)
                 before, checked = checked, checked + sum(len(lines) for _, lines in group)
                 if progress and checked // 10_000 > before // 10_000:
                     progress("check", checked, summary.lines)
+            if not problems.total:
+                files.claim(ledger, problems)
             problems.raise_if_any()
         except BaseException:
             _take_back_keys(ledger, spill)
+            _take_back_claims(ledger, files)
             raise
-        _write(ledger, spill, summary, batch_size, progress)
+        try:
+            _write(ledger, spill, summary, batch_size, progress)
+        except BaseException:
+            _take_back_claims(ledger, files)
+            raise
     summary.seconds = round(time.perf_counter() - started, 3)
     if summary.seconds:
         summary.events_per_second = round(summary.appended / summary.seconds, 1)
@@ -357,6 +401,16 @@ def _take_back_keys(ledger: Ledger, spill: Spill) -> None:
             ledger.drop_unwritten_files(opened)
     except Exception:
         log.warning("import: could not take back the keys of files never written", exc_info=True)
+
+
+def _take_back_claims(ledger: Ledger, files: _OpenFiles) -> None:
+    """Give up the open-file claims of files this import did not write; as with the keys,
+    a failure is logged, and a claim left behind is taken over after a minute."""
+    try:
+        unwritten = set(files.claimed) - ledger.existing_case_ids(files.claimed)
+        ledger.release_open_files(sorted(unwritten, key=str))
+    except Exception:
+        log.warning("import: could not give up the claims of files never written", exc_info=True)
 
 
 def _write(

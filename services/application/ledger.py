@@ -7,7 +7,7 @@ get the case, call one domain method, save. Rules live in ``domain``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
@@ -18,19 +18,25 @@ from eventsourcing.persistence import IntegrityError, Mapper, StoredEvent
 
 from domain import events as ev
 from domain.access import Principal, may_read_medical
-from domain.case import Case, record_fact
+from domain.case import Case, holds_open_file, opens_file, record_fact
 from domain.interchange import InterchangeLine, event_fields, to_line
 from domain.plausible import recorded_at_problem
 from domain.privacy import Protection, protected_fields
 from domain.rules import ERASURE_ONLY_BY_COMMAND, RECORDED_NOT_IN_FUTURE, RuleViolation, Violation
+from infra import open_files
 from infra.config import database_url, eventsourcing_env
 from infra.event_ids import is_event_id_clash
 from infra.keys import ORPHAN_AFTER_SECONDS, Employee, KeyRing
 from infra.log_consumer import NotificationLog
 from infra.mapper import PydanticMapper
+from infra.open_files import Holder
 from infra.readmodel import ReadModelStore
 from infra.store import cases_of_event_ids, existing_aggregate_ids
 from services.schema import open_store
+
+# a claim whose file is not in the store this long after it was made was left by a writer
+# that died (or was refused) between claiming and writing; before that it may be in flight
+ABANDONED_CLAIM_SECONDS = 60
 
 
 class UnknownCaseError(LookupError):
@@ -83,10 +89,12 @@ class Ledger(Application[UUID]):
         self.database_url = url or database_url()
         self.keys: KeyRing | None = None
         self._own_store: ReadModelStore | None = None
+        self._claims: ReadModelStore | None = None  # open files (infra/open_files.py)
         if protect:
             if store is None:
                 store = self._own_store = open_store(self.database_url)
             self.keys = KeyRing.load(store)
+            self._claims = store
         super().__init__({**eventsourcing_env(self.database_url), **(env or {})})
         if self.keys is not None and self.keys.has_unscoped_index():
             self.keys.scope_index(self._reported_people())
@@ -157,10 +165,16 @@ class Ledger(Application[UUID]):
         current = case.version if case is not None else 0
         if expected_version is not None and expected_version != current:
             raise VersionConflictError(line.case_id, expected_version, current)
+        before = case.current if case is not None else None
         case = offer(case, line, self.subject_of(line))
+        claimed = self.claim_open_file(case) if opens_file(before, case.current) else False
         try:
             self.save(case)
-        except IntegrityError as error:
+        except BaseException as error:
+            if claimed and self.find_case(case.id) is None:  # not another writer's file
+                self.release_open_files([case.id])
+            if not isinstance(error, IntegrityError):
+                raise
             if is_event_id_clash(error):
                 raise DuplicateEventError(used_elsewhere(line.event_id)) from None
             latest = self.find_case(line.case_id)
@@ -168,6 +182,32 @@ class Ledger(Application[UUID]):
                 line.case_id, expected_version, latest.version if latest else 0
             ) from None
         return Appended(case.events_by_id[line.event_id], duplicate=False)
+
+    def claim_open_file(self, case: Case, pending: Mapping[UUID, bool] | None = None) -> bool:
+        """Claim the employee's one open file at the employer for ``case``, which a write is
+        about to open (rule one_open_file_per_employee); whether a claim was made (not for
+        a ledger without keys, which knows no employees). Raises ``FileAlreadyOpenError``
+        while another file holds it. ``pending``: files the same write (an import) stores
+        too, by whether they are open after it."""
+        subject = case.current.subject_id
+        if self._claims is None or subject is None:
+            return False
+
+        def still_holds(holder: Holder) -> bool:
+            if pending is not None and holder.case_id in pending:
+                return pending[holder.case_id]
+            found = self.find_case(holder.case_id)
+            if found is None:  # claimed by a writer that has not written it (yet)
+                return time.time() - holder.claimed_at < ABANDONED_CLAIM_SECONDS
+            return holds_open_file(found.current)
+
+        open_files.claim(self._claims, subject, case.current.employer_id, case.id, still_holds)
+        return True
+
+    def release_open_files(self, case_ids: Sequence[UUID]) -> None:
+        """Give up the open-file claims of cases a refused write did not store."""
+        if self._claims is not None and case_ids:
+            open_files.release(self._claims, list(case_ids))
 
     def append_retrying(
         self, line: InterchangeLine, attempts: int = 5, *, read: Case | None = None

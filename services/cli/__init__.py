@@ -58,6 +58,7 @@ EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.DuplicateEventError, EXIT_REFUSED, ""),
     (errors.VersionConflictError, EXIT_REFUSED, ""),
     (errors.CaseOwnerError, EXIT_REFUSED, ""),
+    (errors.FileAlreadyOpenError, EXIT_REFUSED, ""),
     (errors.UnreadableFileError, EXIT_REFUSED, ""),
     (errors.BackupRejectedError, EXIT_REFUSED, ""),
     (errors.StoreNotEmptyError, EXIT_REFUSED, ""),

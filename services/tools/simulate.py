@@ -334,7 +334,7 @@ def simulate_population(
 ) -> Iterator[dict[str, Any]]:
     """Interchange lines for ``employers`` x ``employees`` people over ``years`` years:
     each falls ill at the rate of ``params``, never again within 28 days of a case's end
-    (that would be the same case)."""
+    (that would be the same case), nor while a case is still open."""
     rng = random.Random(seed)
     today = today or date.today() - timedelta(days=1)
     start = today - timedelta(days=365 * years)
@@ -347,8 +347,21 @@ def simulate_population(
                 script = _Script(rng, _uuid(rng), employer, today, params)
                 _case(script, f"EMP{e:05d}-{m:05d}", day, SECTORS[e % len(SECTORS)])
                 yield from script.lines
+                if _still_open(script.lines):
+                    break  # one open file per employee at an employer: no new report
                 last = max(date.fromisoformat(line["occurred_on"]) for line in script.lines)
                 day = max(day, last) + timedelta(days=28 + int(rng.expovariate(rate)))
+
+
+def _still_open(lines: list[dict[str, Any]]) -> bool:
+    """Whether the case is open after its lines: no recovery or closure since it last
+    began (rule one_open_file_per_employee)."""
+    for line in reversed(lines):
+        if line["type"] in ("RecoveryReported", "CaseClosed"):
+            return False
+        if line["type"] in ("SicknessResumed", "SicknessReported"):
+            return True
+    return True
 
 
 def headcount_rows(
