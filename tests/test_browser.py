@@ -64,8 +64,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         while not sign_in:
             text = process.stdout.readline()
             assert text, "ledger serve stopped before printing its sign-in link"
-            if "/ui/login?token=" in text:
-                sign_in = text.split()[-1]
+            if "/ui/login?code=" in text:
+                sign_in = text.split("pages:")[1].split()[0]
         base = f"http://127.0.0.1:{port}"
         wait_ready(base)
         yield base, sign_in, case_id

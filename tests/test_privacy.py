@@ -673,7 +673,7 @@ def test_only_the_physician_receives_the_medical_note(
     path = endpoint.format(case=case_id)
     if path.startswith("/ui") or path == "/":
         client.cookies.clear()
-        client.get(f"/ui/login?token={ROLES[role]['Authorization'].split()[1]}")
+        client.post("/ui/login", data={"token": ROLES[role]['Authorization'].split()[1]})
         answer = client.get(path)
     else:
         answer = client.get(path, headers=ROLES[role])

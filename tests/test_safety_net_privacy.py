@@ -56,7 +56,7 @@ def test_the_employer_side_sees_the_flag_and_no_kind(
     (notification,) = [d for d in deadlines if d["deadline"] == "uwv_notification"]
     assert notification["due_on"] == "2026-09-10"  # the 4th sick day (s1)
     client.cookies.clear()
-    client.get(f"/ui/login?token={who['Authorization'].split()[1]}")
+    client.post("/ui/login", data={"token": who['Authorization'].split()[1]})
     page = client.get(f"/ui/cases/{case_id}")
     assert page.status_code == 200
     assert "A safety-net provision applies" in page.text

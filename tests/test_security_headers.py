@@ -35,7 +35,7 @@ def test_every_page_and_every_api_answer_carries_the_headers(
 ) -> None:
     served, case = client
     token = auth("case_manager", "cm-1")["Authorization"].split()[1]
-    served.get(f"/ui/login?token={token}")
+    served.post("/ui/login", data={"token": token})
     for path in ("/", f"/ui/cases/{case}", "/ui/statistics", "/ui/nothing-here"):
         answer = served.get(path)
         _assert_protected(answer, path)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -90,3 +92,32 @@ def read_token(token: str, key: str) -> Principal:
     if role is Role.EMPLOYER and (scope is None or len(scope) != 1):
         raise TokenError("an employer token must be scoped to exactly one employer")
     return Principal(subject=str(claims["sub"]), role=role, employers=scope)
+
+
+class SignInCodes:
+    """One-time sign-in codes for the link ``ledger serve`` prints: a code opens one page
+    session, once, within ``ttl_seconds``, so that the server's log and the browser's
+    history hold nothing a reader could sign in with later (a token in a URL would)."""
+
+    def __init__(self, ttl_seconds: float = 600.0) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._codes: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, principal: Principal) -> str:
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = (principal, time.monotonic() + self.ttl_seconds)
+        return code
+
+    def redeem(self, code: str) -> Principal:
+        """The principal of ``code``, which is then spent; TokenError if it is unknown,
+        spent or expired."""
+        with self._lock:
+            found = self._codes.pop(code, None)
+        if found is None or found[1] < time.monotonic():
+            raise TokenError(
+                "this sign-in link was used already or has expired: restart `ledger serve` "
+                "for a new one, or sign in with a token (ledger token --role ROLE)"
+            )
+        return found[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from domain.access import Principal
-from services.api.auth import read_token, signing_key
+from services.api.auth import SignInCodes, read_token, signing_key
 from services.bootstrap import Settings, bootstrap
 
 __all__ = ["ApiContext", "Settings"]
@@ -20,6 +20,7 @@ class ApiContext:
         self.store = self.runtime.store
         self.runner = self.runtime.read_models
         self.jwt_key = settings.jwt_key or signing_key()
+        self.sign_in_codes = SignInCodes()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -21,7 +22,7 @@ from domain import events as ev
 from domain.access import READS_CASES, Principal, default_employer, suppress_below
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
-from services.api.auth import TokenError
+from services.api.auth import TokenError, issue_token
 from services.api.context import ApiContext
 from services.api.problems import problem_for
 from services.api.routes import COOKIE
@@ -85,12 +86,43 @@ def _login_page(request: Request, reason: str) -> HTMLResponse:
     return _page(request, "login.html", 401, reason=reason)
 
 
+PAGE_SESSION_HOURS = 12.0
+MAX_FORM_BYTES = 8192  # a token is about 300 bytes
+
+
 @router.get("/ui/login")
-def login(token: str, request: Request) -> Response:
+def login(
+    request: Request, code: str | None = None, token: str | None = None
+) -> Response:
+    """The sign-in page, or the one-time link of ``ledger serve`` (``code``). A token in
+    the URL is refused: it would stay in logs and the browser's history."""
+    if token is not None:
+        return _login_page(request, "a token is not taken from the URL: paste it below")
+    if code is None:
+        return _login_page(request, "sign in with the link `ledger serve` printed, or a token")
+    ctx = _ctx(request)
+    try:
+        principal = ctx.sign_in_codes.redeem(code)
+    except TokenError as error:
+        return _login_page(request, str(error))
+    return _signed_in(issue_token(principal, ctx.jwt_key, hours=PAGE_SESSION_HOURS))
+
+
+@router.post("/ui/login")
+async def login_with_token(request: Request) -> Response:
+    """The sign-in form: a token (``ledger token --role ROLE``) in the request body."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return _login_page(request, "that is not a token: it is far too long")
+    token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
     try:
         _ctx(request).principal(token)
     except TokenError as error:
         return _login_page(request, str(error))
+    return _signed_in(token)
+
+
+def _signed_in(token: str) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
     return response
@@ -116,7 +148,7 @@ def dashboard(
     """The deadlines of running files; ``history`` adds those of ended ones."""
     caller = _caller(request)
     if caller is None:
-        return _login_page(request, "sign in with the link `ledger serve` printed")
+        return _login_page(request, "sign in with the link `ledger serve` printed, or a token")
     if caller.role not in READS_CASES:
         return RedirectResponse("/ui/statistics", status_code=303)  # type: ignore[return-value]
     day = on or date.today()

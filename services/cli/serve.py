@@ -16,8 +16,9 @@ def register(commands: Commands) -> None:
         commands, "serve", cmd_serve,
         help="run the HTTP API and the web pages",
         description="Serve the API (OpenAPI at /docs) and the pages (deadline dashboard,\n"
-        "case pages, statistics) on the ledger's store. Prints a sign-in link with a\n"
-        "token for --role (default admin). Read models are kept current by a\n"
+        "case pages, statistics) on the ledger's store. Prints a one-time sign-in\n"
+        "link for --role (default admin): it signs in once, within ten minutes, and holds no\n"
+        "token, so the log is no key to the ledger. Read models are kept current by a\n"
         "background runner. The token key is LEDGER_JWT_KEY (or a development key file).",
         examples=["ledger serve", "ledger serve --host 0.0.0.0 --port 8080 --role admin"],
     )  # fmt: skip
@@ -73,11 +74,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from services.api.app import create_app
 
     app = create_app()
-    token = issue_token(_principal(args.role, None, None), signing_key(), hours=12)
+    codes = app.state.ctx.sign_in_codes
+    code = codes.issue(_principal(args.role, None, None))
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{host}:{args.port}"
     print(f"ledger: serving {app.state.ctx.ledger.database_url}", flush=True)
-    print(f"  pages:  {base}/ui/login?token={token}", flush=True)
+    minutes = codes.ttl_seconds / 60
+    print(f"  pages:  {base}/ui/login?code={code}  (signs in once, within {minutes:g} minutes)",
+          flush=True)  # fmt: skip
     print(f"  API:    {base}/docs  (Authorization: Bearer <ledger token --role ROLE>)", flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
