@@ -23,6 +23,9 @@ class Role(StrEnum):
     UWV = "uwv"  # UWV as the body that decides: sanctions, fines, WIA, expert opinions
     ANALYST = "analyst"
     ADMIN = "admin"
+    # the sick employee, reading their own file (AVG art. 15, right of access); the
+    # token's subject is their employee id and its one employer says where
+    EMPLOYEE = "employee"
 
 
 @dataclass(frozen=True)
@@ -135,25 +138,38 @@ RECORDS: Mapping[Role, frozenset[type[ev.CaseEvent]]] = {
     Role.UWV: UWV_DECISIONS,
     Role.ANALYST: frozenset(),
     Role.ADMIN: _ADMINISTRATOR,  # corrections on behalf of others, legal holds
+    Role.EMPLOYEE: frozenset(),  # the employer side records the facts of the file
 }
 # Only the occupational physician judges the degree of incapacity (s5).
 INCAPACITY_FIELD = "incapacity_percent"
 # Who the case is about: a correction by anyone but an admin may not change them.
 IDENTITY_FIELDS = frozenset({"employer_id", "employee_id"})
-READS_CASES: frozenset[Role] = frozenset(Role) - {Role.ANALYST}
+# Roles that read the cases of the employers they serve; an employee reads only their own.
+READS_CASES: frozenset[Role] = frozenset(Role) - {Role.ANALYST, Role.EMPLOYEE}
+# One employer per token: the employer, and the employee (whose id means someone only there)
+ONE_EMPLOYER: frozenset[Role] = frozenset({Role.EMPLOYER, Role.EMPLOYEE})
 READS_ACCESS_LOG: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 EXPORTS: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 # Who posts files: an admin, and UWV its own decisions; each line is still judged against
 # what the caller may record (a whole export is restored with ``ledger import``).
 IMPORTS: frozenset[Role] = frozenset({Role.ADMIN, Role.UWV})
-READS_STATISTICS: frozenset[Role] = frozenset(Role)
+READS_STATISTICS: frozenset[Role] = frozenset(Role) - {Role.EMPLOYEE}
 # Medical data only reachable by the occupational physician (s5).
 READS_MEDICAL: frozenset[Role] = frozenset({Role.OCCUPATIONAL_PHYSICIAN})
 
 _ALLOWED = Decision(True, "allowed", SOURCE)
 
 
-def may_read_case(principal: Principal, employer_id: str) -> Decision:
+OWN_FILE = "AVG art. 15 (right of access) and poortwachter.md s5"
+
+
+def may_read_case(principal: Principal, employer_id: str, *, own_file: bool = False) -> Decision:
+    """Whether ``principal`` may read a case of ``employer_id``; ``own_file``: the case is
+    about the caller (the application knows, from the blind index)."""
+    if principal.role is Role.EMPLOYEE:
+        if own_file and principal.serves(employer_id):
+            return _ALLOWED
+        return Decision(False, "an employee reads only their own file", OWN_FILE, hidden=True)
     if principal.role not in READS_CASES:
         return Decision(
             False, "analysts see statistics only, never a case or personal data", SOURCE
@@ -165,6 +181,16 @@ def may_read_case(principal: Principal, employer_id: str) -> Decision:
             SOURCE,
             hidden=True,
         )
+    return _ALLOWED
+
+
+def may_record_at_all(principal: Principal, kind: str) -> Decision:
+    """Whether the role records any event, asked to record one of ``kind`` (judged before
+    a case is looked up, so that a role that records nothing learns nothing of which
+    cases exist)."""
+    if not RECORDS[principal.role]:
+        reason = f"a {principal.role.value} may not record {kind}: it records no events"
+        return Decision(False, reason, SOURCE)
     return _ALLOWED
 
 
@@ -242,6 +268,8 @@ def may_read_access_log(principal: Principal, employer_id: str) -> Decision:
 
 def may_read_statistics(principal: Principal, about_employer: str | None) -> Decision:
     """Population statistics for unscoped roles; an employer's own KPIs for its own."""
+    if principal.role not in READS_STATISTICS:
+        return Decision(False, "an employee reads their own file, not statistics", OWN_FILE)
     if about_employer is not None:
         if not principal.serves(about_employer):
             return Decision(False, f"{principal.subject} does not serve employer "
@@ -310,4 +338,5 @@ def actor_role(role: Role) -> ev.ActorRole:
         Role.UWV: ev.ActorRole.UWV,
         Role.ANALYST: ev.ActorRole.SYSTEM,
         Role.ADMIN: ev.ActorRole.SYSTEM,
+        Role.EMPLOYEE: ev.ActorRole.SYSTEM,  # never used: an employee records nothing
     }[role]

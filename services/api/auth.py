@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 
-from domain.access import Principal, Role
+from domain.access import ONE_EMPLOYER, Principal, Role
 
 ISSUER = "reintegration-ledger"
 ALGORITHM = "HS256"
@@ -45,10 +45,12 @@ def signing_key() -> str:
 def issue_token(principal: Principal, key: str, *, hours: float = 8.0) -> str:
     if not hours <= MAX_TOKEN_HOURS:  # written so that NaN is refused too
         raise TokenError(f"a token lives at most {MAX_TOKEN_HOURS:g} hours, not {hours:g}")
-    if principal.role is Role.EMPLOYER and (
+    if principal.role in ONE_EMPLOYER and (
         principal.employers is None or len(principal.employers) != 1
     ):
-        raise TokenError("an employer token is scoped to exactly one employer (--employer ID)")
+        raise TokenError(
+            f"an {principal.role.value} token is scoped to exactly one employer (--employer ID)"
+        )
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -89,8 +91,8 @@ def read_token(token: str, key: str) -> Principal:
         scope = frozenset(employers)
     else:
         raise TokenError('the token must name its employers: a list of ids, or "*" for all')
-    if role is Role.EMPLOYER and (scope is None or len(scope) != 1):
-        raise TokenError("an employer token must be scoped to exactly one employer")
+    if role in ONE_EMPLOYER and (scope is None or len(scope) != 1):
+        raise TokenError(f"an {role.value} token must be scoped to exactly one employer")
     return Principal(subject=str(claims["sub"]), role=role, employers=scope)
 
 

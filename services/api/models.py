@@ -146,6 +146,12 @@ class RecordedEvent(BaseModel):
     data: dict[str, Any]
 
 
+class OwnFiles(BaseModel):
+    """The files of the employee asking (AVG art. 15), each readable at /cases/{id}."""
+
+    case_ids: list[UUID]
+
+
 class CaseView(BaseModel):
     model_config = _example(
         {

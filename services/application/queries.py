@@ -42,12 +42,39 @@ OPERATOR = Principal("ledger-cli", Role.ADMIN)
 
 def readable_case(ctx: Context, principal: Principal, case_id: UUID, action: str) -> Case:
     """The case, if ``principal`` may read it; the read is recorded for the reviewer."""
-    if principal.role not in READS_CASES:  # before looking: not even whether it exists
+    if principal.role not in READS_CASES | {Role.EMPLOYEE}:  # not even whether it exists
         raise Forbidden("analysts see statistics only, never a case", S5)
     case = ctx.ledger.get_case(case_id)
-    Forbidden.unless_case(may_read_case(principal, case.current.employer_id), case_id)
+    own = principal.role is Role.EMPLOYEE and is_own_file(ctx, principal, case)
+    Forbidden.unless_case(may_read_case(principal, case.current.employer_id, own_file=own),
+                          case_id)  # fmt: skip
     record_access(ctx.store, principal.subject, principal.role.value, case_id, action)
     return case
+
+
+def is_own_file(ctx: Context, principal: Principal, case: Case) -> bool:
+    """Whether the case is about the caller: their employee id, at the case's employer,
+    is the case's subject (the blind index; never a comparison of plain ids)."""
+    keys, subject = ctx.ledger.keys, case.current.subject_id
+    if keys is None or subject is None:
+        return False
+    return keys.find_subject(principal.subject, case.current.employer_id) == subject
+
+
+def own_files(ctx: Context, principal: Principal) -> list[UUID]:
+    """The files of the employee asking (AVG art. 15), at the employer of their token."""
+    if principal.role is not Role.EMPLOYEE or principal.employers is None:
+        raise Forbidden("this list is an employee's own files: sign in as the employee", S5)
+    keys = ctx.ledger.keys
+    (employer,) = principal.employers
+    subject = keys.find_subject(principal.subject, employer) if keys is not None else None
+    if keys is None or subject is None:
+        return []
+    files = [ctx.ledger.find_case(case_id) for case_id in keys.cases_of(subject)]
+    return sorted(
+        (case.id for case in files if case is not None and case.current.employer_id == employer),
+        key=str,
+    )
 
 
 def medical_for(ctx: Context, principal: Principal, case: Case) -> Medical | None:

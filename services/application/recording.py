@@ -21,6 +21,7 @@ from domain.access import (
     actor_role,
     may_read_case,
     may_record,
+    may_record_at_all,
     may_record_kind,
 )
 from domain.case import Case
@@ -68,6 +69,7 @@ class AppendEvent:
 
 
 def append_event(ctx: Context, principal: Principal, command: AppendEvent) -> Appended:
+    Forbidden.unless(may_record_at_all(principal, command.type))
     case = ctx.ledger.get_case(command.case_id)
     event_class = _recordable(command.type)
     authorize(principal, case, event_class, command.data)

@@ -6,7 +6,7 @@ import argparse
 import re
 import sys
 
-from domain.access import Principal, Role
+from domain.access import ONE_EMPLOYER, Principal, Role
 from services.api.auth import MAX_TOKEN_HOURS, TokenError, issue_token, signing_key
 from services.cli.common import EXIT_USAGE, Commands, command
 
@@ -27,8 +27,9 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--role",
         default="admin",
-        choices=[r.value for r in Role],
-        help="role of the sign-in link printed (default admin)",
+        choices=[r.value for r in Role if r not in ONE_EMPLOYER],
+        help="role of the sign-in link printed (default admin; employer and employee "
+        "tokens name their employer: ledger token)",
     )
 
     p = command(

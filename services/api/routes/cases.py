@@ -10,13 +10,20 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from services.api.models import AccessRecord, CaseView, DeadlineRow, TimelineEntry
+from services.api.models import AccessRecord, CaseView, DeadlineRow, OwnFiles, TimelineEntry
 from services.api.routes.deps import PROBLEMS, Caller, Context
 from services.application import queries
 from services.application.case_views import case_view, timeline_view
 from services.application.review_pack import render_html, review_pack_for
 
 router = APIRouter(tags=["cases"], responses=PROBLEMS)
+
+
+@router.get("/me/cases", response_model=OwnFiles)
+def read_own_files(ctx: Context, caller: Caller) -> OwnFiles:
+    """An employee's own files at the employer of their token (`ledger token --role
+    employee --employer ER --subject EMPLOYEE_ID`); medical notes stay withheld."""
+    return OwnFiles(case_ids=queries.own_files(ctx, caller))
 
 
 @router.get("/cases/{case_id}", response_model=CaseView)
