@@ -31,7 +31,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID, uuid4
@@ -40,7 +39,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.privacy import Protection
-from infra.readmodel import Table
+from infra.readmodel import Table, stamp_at
 
 FILE_KEY = Table(
     name="file_key",
@@ -155,11 +154,7 @@ def is_envelope(value: Any) -> bool:
 
 
 def _now() -> str:
-    return _stamp_at(time.time())
-
-
-def _stamp_at(unix_time: float) -> str:
-    return datetime.fromtimestamp(unix_time, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp_at(time.time())
 
 
 _MISSING = object()
@@ -533,7 +528,7 @@ class KeyRing:
         rows = self.store.query(
             "SELECT case_id, personal FROM {file_key} WHERE created_at < ? "
             "AND created_at >= ? AND erased_at IS NULL AND personal IS NOT NULL",
-            [_stamp_at(until), _stamp_at(self._counter(SWEPT))],
+            [stamp_at(until), stamp_at(self._counter(SWEPT))],
         )
         return [(UUID(str(r["case_id"])), str(r["personal"])) for r in rows]
 
@@ -554,7 +549,7 @@ class KeyRing:
         return self.store.write(
             "DELETE FROM {subject_index} WHERE created_at < ? AND subject_id NOT IN "
             "(SELECT subject_id FROM {file_key})",
-            [_stamp_at(time.time() - older_than_seconds)],
+            [stamp_at(time.time() - older_than_seconds)],
         )
 
     def forget(self) -> None:

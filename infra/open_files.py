@@ -13,13 +13,12 @@ compare-and-set, so that of two writers taking over the same row only one succee
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from infra.readmodel import Table
+from infra.readmodel import Table, stamp_at, unix_time_of
 
 OPEN_FILE = Table(
     name="open_file",
@@ -39,6 +38,8 @@ class ClaimStore(Protocol):
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]: ...
 
     def write(self, sql: str, params: Any = ()) -> int: ...
+
+    def write_many(self, sql: str, rows: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,6 @@ class FileAlreadyOpenError(RuntimeError):
         self.holder = holder
 
 
-def _stamp(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _seconds(stamp: str) -> float:
-    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-
-
 def claim(
     store: ClaimStore,
     subject_id: UUID,
@@ -80,7 +73,7 @@ def claim(
     key = [str(subject_id), employer_id]
     holder = Holder(case_id, 0.0)
     for _ in range(ATTEMPTS):
-        now = _stamp(time.time())
+        now = stamp_at(time.time())
         if store.write(
             "INSERT INTO {open_file} (subject_id, employer_id, case_id, claimed_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -93,7 +86,7 @@ def claim(
         )
         if not rows:
             continue  # released meanwhile: insert again
-        holder = Holder(UUID(rows[0]["case_id"]), _seconds(rows[0]["claimed_at"]))
+        holder = Holder(UUID(rows[0]["case_id"]), unix_time_of(rows[0]["claimed_at"]))
         if holder.case_id == case_id:
             return  # a retry of the same file
         if still_holds(holder):
@@ -105,6 +98,29 @@ def claim(
         ):
             return
     raise FileAlreadyOpenError(case_id, holder.case_id)
+
+
+CHUNK = 500  # case ids per query
+
+
+def claim_free(store: ClaimStore, claims: Sequence[tuple[UUID, str, UUID]]) -> set[UUID]:
+    """Claim the rows no file holds yet for these (subject, employer, case), in a few
+    statements (an import); the cases that hold their row now. The others go through
+    ``claim``, which judges the file that holds theirs."""
+    now = stamp_at(time.time())
+    store.write_many(
+        "INSERT INTO {open_file} (subject_id, employer_id, case_id, claimed_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [[str(subject), employer, str(case_id), now] for subject, employer, case_id in claims],
+    )
+    ids = [str(case_id) for _, _, case_id in claims]
+    held: set[UUID] = set()
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = store.query(f"SELECT case_id FROM {{open_file}} WHERE case_id IN ({marks})", chunk)
+        held.update(UUID(row["case_id"]) for row in rows)
+    return held
 
 
 def release(store: ClaimStore, case_ids: list[UUID]) -> None:
@@ -122,5 +138,5 @@ def backfill(store: ClaimStore) -> None:
         "SELECT subject_id, employer_id, MIN(case_id), ? FROM {case_state} "
         "WHERE status = 'open' AND subject_id IS NOT NULL "
         "GROUP BY subject_id, employer_id ON CONFLICT DO NOTHING",
-        [_stamp(time.time())],
+        [stamp_at(time.time())],
     )

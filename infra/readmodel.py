@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from eventsourcing.persistence import (
@@ -35,6 +36,18 @@ from infra.pg_pool import use_socket_check
 ColumnKind = Literal["text", "integer", "json"]
 Row = dict[str, Any]
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # how side-store rows keep a moment: UTC, sortable text
+
+
+def stamp_at(unix_time: float) -> str:
+    """The stored text of a moment (``created_at``, ``claimed_at`` and the like)."""
+    return datetime.fromtimestamp(unix_time, UTC).strftime(STAMP)
+
+
+def unix_time_of(stamp: str) -> float:
+    return datetime.strptime(stamp, STAMP).replace(tzinfo=UTC).timestamp()
 
 
 class UnknownTableError(LookupError):

@@ -8,13 +8,12 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError
 
-from infra.readmodel import ReadModelStore, Table
+from infra.readmodel import ReadModelStore, Table, stamp_at
 
 CASE_ACCESS = Table(
     name="case_access",
@@ -57,7 +56,7 @@ SERVICE_TABLES = (CASE_ACCESS, IDEMPOTENCY)
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp_at(time.time())
 
 
 def access_hash(prev_hash: str, row: dict[str, Any]) -> str:
@@ -157,11 +156,10 @@ def reclaim(
     """Take over a claim whose request never finished (its server died): True if this
     request may run it now. The command is idempotent by its event id, so running it
     again appends nothing that the first run stored."""
-    cutoff = datetime.fromtimestamp(time.time() - abandoned_after, UTC)
     taken = store.write(
         "UPDATE {idempotency_key} SET created_at = ? WHERE subject = ? AND key = ? "
         "AND request_hash = ? AND status = ? AND created_at < ?",
-        [_now(), subject, key, request_hash, PENDING, cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
+        [_now(), subject, key, request_hash, PENDING, stamp_at(time.time() - abandoned_after)],
     )
     return taken == 1
 

@@ -18,6 +18,7 @@ import pytest
 
 from domain.interchange import parse_line
 from infra import open_files
+from infra.readmodel import stamp_at
 from services.application.importer import ImportRejectedError, import_lines, numbered
 from services.application.ledger import ABANDONED_CLAIM_SECONDS, Ledger
 from services.bootstrap import bootstrap
@@ -133,7 +134,7 @@ def test_a_claim_left_by_a_writer_that_died_is_taken_over_after_a_minute(
         open_files.claim(rt.store, subject, "ER-O", dead, lambda holder: True)  # then died
         with pytest.raises(open_files.FileAlreadyOpenError):  # it may still be writing
             rt.ledger.append(parse_line(json.dumps(_opened(alive, "E-DEAD"))))
-        aged = open_files._stamp(time.time() - ABANDONED_CLAIM_SECONDS - 1)
+        aged = stamp_at(time.time() - ABANDONED_CLAIM_SECONDS - 1)
         rt.store.write("UPDATE {open_file} SET claimed_at = ?", [aged])
         rt.ledger.append(parse_line(json.dumps(_opened(alive, "E-DEAD"))))
         assert rt.ledger.find_case(alive) is not None

@@ -290,7 +290,12 @@ class _OpenFiles:
             self.opening.append(((opening or [new[0][0]])[0], after))
 
     def claim(self, ledger: Ledger, problems: _Problems) -> None:
-        for number, case in sorted(self.opening, key=lambda item: item[0]):
+        opening = sorted(self.opening, key=lambda item: item[0])
+        free = ledger.claim_free_files([case for _, case in opening])
+        self.claimed.extend(free)
+        for number, case in opening:
+            if case.id in free:
+                continue
             try:
                 if ledger.claim_open_file(case, self.open_after):
                     self.claimed.append(case.id)
