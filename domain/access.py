@@ -148,6 +148,10 @@ IDENTITY_FIELDS = frozenset({"employer_id", "employee_id"})
 READS_CASES: frozenset[Role] = frozenset(Role) - {Role.ANALYST, Role.EMPLOYEE}
 # One employer per token: the employer, and the employee (whose id means someone only there)
 ONE_EMPLOYER: frozenset[Role] = frozenset({Role.EMPLOYER, Role.EMPLOYEE})
+# The longest a grant of access (a bearer token) lasts. One that claims a longer life
+# (an older ledger minted up to 100 years) is refused, which revokes it; this also
+# bounds how long an entry of the revocation list is needed.
+MAX_TOKEN_HOURS = 168.0
 READS_ACCESS_LOG: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 EXPORTS: frozenset[Role] = frozenset({Role.UWV_REVIEWER, Role.ADMIN})
 # Who posts files: an admin, and UWV its own decisions; each line is still judged against

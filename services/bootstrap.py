@@ -16,10 +16,12 @@ from threading import Event
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
+from domain.access import MAX_TOKEN_HOURS
 from infra.config import database_url
 from infra.kafka import KafkaSettings
 from infra.log_consumer import Follower
 from infra.readmodel import ReadModelStore, open_read_models
+from infra.revocations import RevocationList
 from projections.base import CaseProjection
 from projections.catalogue import all_projections
 from projections.runner import ReadModelRunner
@@ -76,6 +78,7 @@ class Runtime:
             raise
         self._runner: ReadModelRunner | None = None
         self._lock = threading.Lock()
+        self._revocations: RevocationList | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -97,6 +100,14 @@ class Runtime:
         if self._runner is None:
             self._runner = self.runner()
         return self._runner
+
+    @property
+    def revocations(self) -> RevocationList:
+        """The revoked tokens and subjects (``ledger revoke``), shared by this process."""
+        if self._revocations is None:
+            self._revocations = RevocationList(self.store,
+                                               lifetime_seconds=MAX_TOKEN_HOURS * 3600)  # fmt: skip
+        return self._revocations
 
     def feed(self, kafka: KafkaSettings | None = None) -> Feed:
         """The analytics feed of this ledger to Kafka (pseudonyms under the feed's key)."""

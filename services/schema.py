@@ -23,6 +23,7 @@ from infra.kafka import FEED_STATUS
 from infra.keys import KEY_TABLES
 from infra.open_files import OPEN_FILE, backfill
 from infra.readmodel import ReadModelStore, Table, open_read_models
+from infra.revocations import REVOKED_TOKEN
 from infra.service_tables import CASE_ACCESS, IDEMPOTENCY
 from projections.catalogue import all_projections
 from projections.set_aside import SET_ASIDE
@@ -45,6 +46,7 @@ TABLES: tuple[Table, ...] = (
     AUDIT_CHECKPOINT,
     HEADCOUNT,
     FEED_STATUS,
+    REVOKED_TOKEN,
 )
 
 
@@ -75,11 +77,17 @@ def _create_open_file(store: ReadModelStore) -> None:
     backfill(store)
 
 
-LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE)  # tables a later step creates
+def _create_revoked_token(store: ReadModelStore) -> None:
+    """Version 4 (issue 19): the revocation list of bearer tokens (``ledger revoke``)."""
+    store.create_tables([REVOKED_TOKEN])
+
+
+LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN)  # a later step creates
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create every table of the side store", _create_every_table),
     Migration(2, "create the set_aside table of the projection runner", _create_set_aside),
     Migration(3, "create the open_file claims and claim the open files", _create_open_file),
+    Migration(4, "create the revoked_token list of bearer tokens", _create_revoked_token),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -90,10 +90,26 @@ def test_a_store_at_version_2_claims_its_open_files_in_migration_3(
     capsys.readouterr()
     assert main(["migrate", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
-    assert (done["before"], done["after"]) == (2, 3)
-    assert done["applied"] == ["create the open_file claims and claim the open files"]
+    assert (done["before"], done["after"]) == (2, SCHEMA_VERSION)
+    assert done["applied"][0] == "create the open_file claims and claim the open files"
     with side_store(use_database) as store:
         assert len(store.query("SELECT case_id FROM {open_file}")) == 1
     assert main(["report", "--employee", "E-OLD", "--employer", "ER-M",
                  "--first-sick-day", "2026-09-21"]) == 1  # fmt: skip
     assert "already has an open file" in capsys.readouterr().err
+
+
+def test_a_store_at_version_3_gets_the_revocation_list_in_migration_4(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with side_store(use_database) as store:
+        store.write("DROP TABLE {revoked_token}")
+        store.write("UPDATE {schema_version} SET version = 3 WHERE name = 'side_store'")
+    assert main(["migrate", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["before"], done["after"]) == (3, 4)
+    assert done["applied"] == ["create the revoked_token list of bearer tokens"]
+    assert main(["revoke", "--subject", "cm-9", "--reason", "left"]) == 0
+    assert main(["revoke", "--list", "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert (entry["kind"], entry["value"], entry["reason"]) == ("subject", "cm-9", "left")

@@ -11,24 +11,35 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
 
-from domain.access import ONE_EMPLOYER, Principal, Role
+from domain.access import MAX_TOKEN_HOURS, ONE_EMPLOYER, Principal, Role
 
 ISSUER = "reintegration-ledger"
 ALGORITHM = "HS256"
 ALL_EMPLOYERS = "*"
-# No revocation list: a token is short-lived instead, and one that claims a longer life
-# (an older ledger minted up to 100 years) is refused, which revokes it.
-MAX_TOKEN_HOURS = 168.0
+__all__ = ["MAX_TOKEN_HOURS", "SignInCodes", "TokenClaims", "TokenError", "issue_token",
+           "read_claims", "read_token", "signing_key"]  # fmt: skip
 
 
 class TokenError(ValueError):
-    """A missing, malformed, expired or forged token; the message says which."""
+    """A missing, malformed, expired, forged or revoked token; the message says which."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: who, and which token (``jti``, absent from tokens minted
+    before revocation existed) issued when and good until when (unix seconds)."""
+
+    principal: Principal
+    token_id: str | None
+    issued_at: float
+    expires_at: float
 
 
 def signing_key() -> str:
@@ -61,11 +72,18 @@ def issue_token(principal: Principal, key: str, *, hours: float = 8.0) -> str:
         else ALL_EMPLOYERS,
         "iat": now,
         "exp": now + timedelta(hours=hours),
+        "jti": secrets.token_urlsafe(12),  # the id `ledger revoke --token-id` names
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
 def read_token(token: str, key: str) -> Principal:
+    return read_claims(token, key).principal
+
+
+def read_claims(token: str, key: str) -> TokenClaims:
+    """The claims of a token signed with ``key``; TokenError says why one is refused
+    (revocation is the caller's list to check: ``infra.revocations``)."""
     try:
         claims = jwt.decode(
             token, key, algorithms=[ALGORITHM], issuer=ISSUER,
@@ -93,7 +111,10 @@ def read_token(token: str, key: str) -> Principal:
         raise TokenError('the token must name its employers: a list of ids, or "*" for all')
     if role in ONE_EMPLOYER and (scope is None or len(scope) != 1):
         raise TokenError(f"an {role.value} token must be scoped to exactly one employer")
-    return Principal(subject=str(claims["sub"]), role=role, employers=scope)
+    principal = Principal(subject=str(claims["sub"]), role=role, employers=scope)
+    token_id = claims.get("jti")
+    return TokenClaims(principal, str(token_id) if token_id is not None else None,
+                       float(claims["iat"]), float(claims["exp"]))  # fmt: skip
 
 
 class SignInCodes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from domain.access import Principal
-from services.api.auth import SignInCodes, read_token, signing_key
+from services.api.auth import SignInCodes, TokenClaims, TokenError, read_claims, signing_key
 from services.bootstrap import Settings, bootstrap
 
 __all__ = ["ApiContext", "Settings"]
@@ -25,7 +25,17 @@ class ApiContext:
         self._thread: threading.Thread | None = None
 
     def principal(self, token: str) -> Principal:
-        return read_token(token, self.jwt_key)
+        return self.claims(token).principal
+
+    def claims(self, token: str) -> TokenClaims:
+        """The claims of a token signed with this server's key and not revoked."""
+        claims = read_claims(token, self.jwt_key)
+        refusal = self.runtime.revocations.refusal(
+            claims.token_id, claims.principal.subject, claims.issued_at
+        )
+        if refusal is not None:
+            raise TokenError(refusal)
+        return claims
 
     def catch_up(self) -> None:
         """Bring the read models up to the head of the log (read-your-writes)."""

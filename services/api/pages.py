@@ -7,6 +7,7 @@ They use the same authorization as the API; the token lives in a cookie set by
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -115,11 +116,15 @@ async def login_with_token(request: Request) -> Response:
     if len(body) > MAX_FORM_BYTES:
         return _login_page(request, "that is not a token: it is far too long")
     token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
+    ctx = _ctx(request)
     try:
-        _ctx(request).principal(token)
+        claims = ctx.claims(token)
     except TokenError as error:
         return _login_page(request, str(error))
-    return _signed_in(token)
+    # The page session gets a token of its own, so that signing out revokes it and not
+    # the token pasted in; it ends when that one does, or after PAGE_SESSION_HOURS.
+    hours = min(PAGE_SESSION_HOURS, (claims.expires_at - time.time()) / 3600)
+    return _signed_in(issue_token(claims.principal, ctx.jwt_key, hours=hours))
 
 
 def _signed_in(token: str) -> Response:
@@ -129,7 +134,18 @@ def _signed_in(token: str) -> Response:
 
 
 @router.get("/ui/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Sign out: the session's token is revoked, so a copy of the cookie opens nothing."""
+    token = request.cookies.get(COOKIE)
+    ctx = _ctx(request)
+    try:
+        claims = ctx.claims(token) if token else None
+    except TokenError:
+        claims = None  # expired, revoked or forged already: nothing to revoke
+    if claims is not None and claims.token_id is not None:
+        ctx.runtime.revocations.revoke_token(
+            claims.token_id, by=claims.principal.subject, reason="signed out of the pages"
+        )
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(COOKIE)
     return response

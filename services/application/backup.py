@@ -33,6 +33,7 @@ from infra.headcount import HEADCOUNT
 from infra.keys import KEY_TABLES
 from infra.open_files import OPEN_FILE
 from infra.readmodel import Table
+from infra.revocations import REVOKED_TOKEN
 from infra.service_tables import CASE_ACCESS
 from services.application.context import Context
 from services.schema import SCHEMA_VERSION
@@ -40,7 +41,8 @@ from services.schema import SCHEMA_VERSION
 FORMAT = "reintegration-ledger/backup/1"
 # What cannot be rebuilt from the events (read models and request caches can).
 KEPT: tuple[Table, ...] = (
-    *KEY_TABLES, OPEN_FILE, AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS, HEADCOUNT
+    *KEY_TABLES, OPEN_FILE, AUDIT_LEAF, AUDIT_CHECKPOINT, CASE_ACCESS, HEADCOUNT,
+    REVOKED_TOKEN,
 )
 KEPT_NAMES = tuple(table.name for table in KEPT)
 

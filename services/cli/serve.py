@@ -1,14 +1,23 @@
-"""``ledger serve`` and ``ledger token``."""
+"""``ledger serve``, ``ledger token`` and ``ledger revoke``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import re
 import sys
+from datetime import UTC, datetime
 
 from domain.access import ONE_EMPLOYER, Principal, Role
-from services.api.auth import MAX_TOKEN_HOURS, TokenError, issue_token, signing_key
-from services.cli.common import EXIT_USAGE, Commands, command
+from services.api.auth import (
+    MAX_TOKEN_HOURS,
+    TokenError,
+    issue_token,
+    read_claims,
+    signing_key,
+)
+from services.cli.common import EXIT_USAGE, Commands, add_json, command, print_json, runtime
 
 
 def register(commands: Commands) -> None:
@@ -47,6 +56,30 @@ def register(commands: Commands) -> None:
     p.add_argument("--employer", nargs="+", metavar="ID", help="employers served")
     p.add_argument("--hours", type=float, default=8.0,
                    help=f"valid for (default 8, at most {MAX_TOKEN_HOURS:g})")  # fmt: skip
+    add_json(p, "print the token, its id and when it expires as JSON")
+    _register_revoke(commands)
+
+
+def _register_revoke(commands: Commands) -> None:
+    p = command(
+        commands, "revoke", cmd_revoke,
+        help="revoke a token, or every token of a subject",
+        description="Refuse a bearer token from now on, on every server of this ledger\n"
+        "(within a few seconds, and after restarts): by the id `ledger token` printed,\n"
+        "by the token itself (its signature is checked, the list keeps only its id), or\n"
+        "every token of a subject issued until now (someone who left). An entry is kept\n"
+        f"for {MAX_TOKEN_HOURS:g} hours, the longest a token lives.",
+        examples=["ledger revoke --token-id 3q2-7wXyZ0Aa5bCd --reason 'pasted in a chat'",
+                  "ledger revoke --subject cm-1 --reason 'left the company'",
+                  "ledger revoke --list --json"],
+    )  # fmt: skip
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--token-id", metavar="ID", help="the id of the token (its jti)")
+    target.add_argument("--token", metavar="TOKEN", help="the token itself")
+    target.add_argument("--subject", metavar="NAME", help="every token of NAME issued so far")
+    target.add_argument("--list", action="store_true", help="show the revocations in force")
+    p.add_argument("--reason", default="", help="why, for the list (recommended)")
+    add_json(p)
 SUBJECT = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")  # recorded as the actor of events
 
 
@@ -57,15 +90,62 @@ def _principal(role: str, subject: str | None, employers: list[str] | None) -> P
     return Principal(name, Role(role), frozenset(employers) if employers else None)
 
 
+def _moment(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, UTC).isoformat().replace("+00:00", "Z")
+
+
 def cmd_token(args: argparse.Namespace) -> int:
     try:
         if args.hours <= 0:
             raise TokenError(f"--hours must be above 0 (at most {MAX_TOKEN_HOURS:g})")
         principal = _principal(args.role, args.subject, args.employer)
-        print(issue_token(principal, signing_key(), hours=args.hours))
+        token = issue_token(principal, signing_key(), hours=args.hours)
     except TokenError as error:
         print(f"ledger token: {error}", file=sys.stderr)
         return EXIT_USAGE
+    claims = read_claims(token, signing_key())
+    if args.json:
+        print_json({"token": token, "token_id": claims.token_id,
+                    "expires_at": _moment(claims.expires_at)})  # fmt: skip
+        return 0
+    print(token)
+    print(f"ledger token: token id {claims.token_id} (ledger revoke --token-id "
+          f"{claims.token_id}), expires {_moment(claims.expires_at)}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    token_id = args.token_id
+    if args.token is not None:
+        try:
+            token_id = read_claims(args.token, signing_key()).token_id
+        except TokenError as error:
+            print(f"ledger revoke: --token: {error}; nothing was revoked", file=sys.stderr)
+            return EXIT_USAGE
+        if token_id is None:
+            print("ledger revoke: --token: the token has no id (an older ledger minted it); "
+                  "revoke its subject instead (--subject)", file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+    with runtime() as ledger:
+        revocations = ledger.revocations
+        if args.list:
+            entries = revocations.entries()
+            if args.json:
+                print_json([dataclasses.asdict(e) for e in entries])
+            for entry in [] if args.json else entries:
+                print(f"{entry.revoked_at}  {entry.kind:7}  {entry.value}  by {entry.revoked_by}"
+                      f"  until {entry.expires_at}  {entry.reason}")  # fmt: skip
+            return 0
+        by = getpass.getuser()
+        if token_id is not None:
+            entry = revocations.revoke_token(token_id, by=by, reason=args.reason)
+        else:
+            entry = revocations.revoke_subject(args.subject, by=by, reason=args.reason)
+    if args.json:
+        print_json(dataclasses.asdict(entry))
+    else:
+        print(f"ledger revoke: {entry.kind} {entry.value} revoked; servers refuse it within "
+              f"{revocations.refresh_seconds:g} seconds")  # fmt: skip
     return 0
 
 
