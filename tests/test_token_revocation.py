@@ -161,7 +161,8 @@ def test_signing_out_revokes_the_page_session_and_not_the_token_pasted_in(
         client.get("/ui/logout", follow_redirects=False)
         client.cookies.set("ledger_token", session)  # a copy of the cookie, kept
         assert client.get("/").status_code == 401
-        bearer = client.get("/deadlines?employer=ER1", headers={"Authorization": f"Bearer {session}"})
+        bearer = client.get("/deadlines?employer=ER1",
+                            headers={"Authorization": f"Bearer {session}"})  # fmt: skip
         assert bearer.status_code == 401
         assert "revoked" in bearer.json()["detail"]
         still = client.get("/deadlines?employer=ER1", headers={"Authorization": f"Bearer {pasted}"})
