@@ -84,3 +84,26 @@ def test_an_employee_token_names_exactly_one_employer() -> None:
 
     with pytest.raises(TokenError, match="exactly one employer"):
         issue_token(Principal("E-SELF", Role.EMPLOYEE, None), "k" * 40)
+
+
+def test_an_employee_signs_in_to_a_page_of_their_own_files(
+    files: tuple[TestClient, dict[str, str]],
+) -> None:
+    """Item 8, in the browser: the first page after an employee signs in lists their own
+    files and opens each one, without the physician's note; nobody else's file opens."""
+    client, ids = files
+    token = _me()["Authorization"].split()[1]
+    assert client.post("/ui/login", data={"token": token}, follow_redirects=False).is_redirect
+    home = client.get("/", follow_redirects=False)
+    assert home.status_code == 200, home.text
+    assert f'href="/ui/cases/{ids["own"]}"' in home.text
+    assert "2026-09-07" in home.text  # the first sick day says which file it is
+    assert ids["colleague"] not in home.text
+    assert ids["namesake"] not in home.text
+    page = client.get(f"/ui/cases/{ids['own']}")
+    assert page.status_code == 200, page.text
+    assert NOTE not in page.text
+    assert "withheld" in page.text
+    assert client.get(f"/ui/cases/{ids['colleague']}").status_code == 404
+    assert client.get(f"/ui/cases/{ids['namesake']}").status_code == 404
+    assert client.get("/ui/statistics").status_code == 403

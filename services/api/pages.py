@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from domain import events as ev
-from domain.access import READS_CASES, Principal, default_employer, suppress_below
+from domain.access import READS_CASES, Principal, Role, default_employer, suppress_below
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
 from services.api.auth import TokenError, issue_token
@@ -165,6 +165,8 @@ def dashboard(
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in with the link `ledger serve` printed, or a token")
+    if caller.role is Role.EMPLOYEE:
+        return _own_files_page(request, caller)
     if caller.role not in READS_CASES:
         return RedirectResponse("/ui/statistics", status_code=303)  # type: ignore[return-value]
     day = on or date.today()
@@ -182,6 +184,19 @@ def dashboard(
                "due_before": due_before, "on": on, "history": history}  # fmt: skip
     return _page(request, "dashboard.html", rows=shown, counts=counts, day=day, filters=filters,
                  terms=DEADLINE_TERMS, choose=[])  # fmt: skip
+
+
+def _own_files_page(request: Request, caller: Principal) -> HTMLResponse:
+    """An employee's first page: their own files at their employer (AVG art. 15)."""
+    ctx = _ctx(request)
+    cases = [queries.readable_case(ctx, caller, case_id, "list own files")
+             for case_id in queries.own_files(ctx, caller)]  # fmt: skip
+    cases.sort(key=lambda case: case.current.first_sick_day, reverse=True)
+    files = [{"case_id": case.id, "first_sick_day": case.current.first_sick_day,
+              "status": case.current.status.value, "closed_on": case.current.closed_on}
+             for case in cases]  # fmt: skip
+    (employer,) = caller.employers or ("",)
+    return _page(request, "own_files.html", files=files, employer=employer)
 
 
 def _deadline_rows(
