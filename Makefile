@@ -9,7 +9,7 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres?schema=bench
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install run test lint typecheck audit unit services browser schema bench profile soak clean
+.PHONY: help install run test lint typecheck audit unit services browser schema bench profile soak attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ profile: install ## py-spy flame graphs of `ledger import` and `ledger project -
 		$(BIN)/py-spy record -o bench/out/profile-import.svg -- $(BIN)/ledger import --quiet bench/out/profile.jsonl
 	LEDGER_DATABASE_URL=sqlite:///bench/out/profile.db LEDGER_MASTER_KEY_FILE=bench/out/profile.key \
 		$(BIN)/py-spy record -o bench/out/profile-rebuild.svg -- $(BIN)/ledger project --rebuild --quiet
+
+attack: install services ## issue 19's attack run again: every hole's tests, faults, tampering, WAL scan, restore, more fuzzing; figures appended to BENCHMARKS.md
+	$(BIN)/python -m bench.attack --database-url '$(BENCH_DATABASE_URL)'
 
 soak: install services ## a bounded steady load (SOAK_MINUTES, default 10) with a final consistency check; results in BENCHMARKS.md
 	$(BIN)/python -m bench.soak --database-url '$(BENCH_DATABASE_URL)' --minutes $${SOAK_MINUTES:-10} --rate $${SOAK_RATE:-30} --clients 6

@@ -108,6 +108,7 @@ class LoadClient:
         self.base = base
         self.headers = {"Authorization": f"Bearer {token}"}
         self.outcomes: list[Outcome] = []
+        self.requests_sent = 0
         self.lock = threading.Lock()
         self._local = threading.local()
 
@@ -129,6 +130,8 @@ class LoadClient:
 
     def _try(self, outcome: Outcome, headers: dict[str, str]) -> None:
         started = time.monotonic()
+        with self.lock:
+            self.requests_sent += 1  # retries too: the attack's figure of requests
         try:
             answer = self._client().request(
                 outcome.method, self.base() + outcome.path, json=outcome.body,

@@ -3,10 +3,12 @@ valid or not, the API never answers with a 5xx (bounded number of examples)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -16,8 +18,10 @@ from services.api.context import Settings
 from services.application.importer import import_lines, numbered
 from tests.api_support import ADMIN, KEY
 from tests.factories import every_event_type, jsonl
+from tests.figures import tally
 
-EXAMPLES = 25  # per operation; `make test` stays fast
+# per operation; `make test` stays fast, `make attack` asks for more
+EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "25"))
 
 
 def _app() -> Any:
@@ -43,5 +47,6 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: Any) -> None:
+def test_no_server_errors(case: Any, request: pytest.FixtureRequest) -> None:
+    tally(request.node, "fuzz_cases")
     case.call_and_validate(headers=ADMIN, checks=[not_a_server_error])

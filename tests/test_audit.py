@@ -21,6 +21,7 @@ from services.cli import main
 from services.schema import side_store as read_models
 from services.tools import verify_bundle as verifier
 from services.tools.simulate import simulate
+from tests.figures import record
 
 LEAVES = [leaf_hash(f"event {n}".encode()) for n in range(21)]
 
@@ -104,6 +105,15 @@ TAMPERING: dict[str, list[tuple[str, tuple[Any, ...]]]] = {
     "access changed": [("UPDATE {s}.case_access_v2 SET subject = 'nobody' WHERE seq = 2", ())],
     "access removed": [("DELETE FROM {s}.case_access_v2 WHERE seq = 3", ())],
 }  # fmt: skip
+TAMPERED = {  # what each kind did, for the figures of `make attack`
+    "modified": "an event's stored state modified",
+    "missing": "an event deleted",
+    "reordered": "two events' positions swapped",
+    "inserted": "an event inserted",
+    "checkpoint": "a signed checkpoint's root altered",
+    "access changed": "an access-log record altered",
+    "access removed": "an access-log record deleted",
+}
 EXPECTED = {
     "modified": "position 5: modified",
     "missing": "position 5: missing",
@@ -117,7 +127,8 @@ EXPECTED = {
 
 @pytest.mark.parametrize("kind", list(TAMPERING))
 def test_ledger_verify_catches_and_names_each_kind_of_tampering(
-    audited: tuple[str, UUID], kind: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    audited: tuple[str, UUID], kind: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     url, case_id = audited
     assert main(["verify"]) == 0
@@ -129,6 +140,7 @@ def test_ledger_verify_catches_and_names_each_kind_of_tampering(
     assert main(["verify"]) == 1
     err = capsys.readouterr().err
     assert EXPECTED[kind] in err
+    record(request.node, tampering_found=TAMPERED[kind])
     if kind in ("modified", "missing", "reordered", "inserted"):
         assert "checkpoint 1: " in err  # the signed root no longer matches the store
 
@@ -143,8 +155,9 @@ def test_ledger_verify_catches_and_names_each_kind_of_tampering(
 
 
 def test_the_verifier_refuses_altered_bundles_and_rewritten_history(
-    audited: tuple[str, UUID], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+    audited: tuple[str, UUID], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
     url, case_id = audited
     key = signing_key().public_key().public_bytes_raw().hex()
     good = tmp_path / "case.json"
@@ -165,6 +178,8 @@ def test_the_verifier_refuses_altered_bundles_and_rewritten_history(
     signature_altered["checkpoint"]["tree_size"] += 1
     assert refused(signature_altered)
     assert refused(bundle, pinned="ab" * 32)  # someone else's key
+    for kind in ("an inclusion proof altered", "a checkpoint altered", "signed by another key"):
+        record(request.node, tampering_found=f"a reviewer's bundle: {kind}")
 
     # A hostile operator (holding the key) rewrites an early event, rebuilds the tree
     # and signs a new checkpoint: the consistency proof gives it away.
@@ -177,6 +192,7 @@ def test_the_verifier_refuses_altered_bundles_and_rewritten_history(
     assert main(["proof", "--consistency", "1", "2", "--out", str(consistency)]) == 0
     assert verifier.main([str(consistency), "--public-key", key]) == 1
     assert "history was rewritten" in capsys.readouterr().err
+    record(request.node, tampering_found="history rewritten and signed again by the operator")
 
 
 def test_checkpoints_at_an_interval(tmp_path: Path) -> None:

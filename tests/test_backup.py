@@ -37,7 +37,8 @@ def _stored(url: str) -> list[tuple[int, str, int, str, bytes]]:
 
 
 def a_ledger_worth_backing_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    """A closed file erased, an open one with a medical note, a checkpoint, a read."""
+    """A closed file erased, an open one with a medical note, a checkpoint, a read, a
+    revoked subject."""
     erased_case, noted_case = uuid4(), uuid4()
     noted = [report(noted_case, date(2026, 1, 5)),
              line(noted_case, "MedicalNoteRecorded", date(2026, 1, 20),
@@ -47,6 +48,7 @@ def a_ledger_worth_backing_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     erase = ["erase", "--employee", "EMP1", "--employer", "ER1", "--reference", "AVG-2026-1"]
     assert main(erase) == 0
     assert main(["checkpoint"]) == 0
+    assert main(["revoke", "--subject", "cm-left", "--reason", "left the company"]) == 0
     capsys.readouterr()
     return str(noted_case)
 

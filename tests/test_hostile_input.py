@@ -5,6 +5,7 @@ range, unknown types, injection in every free-text field, and fuzzed import file
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from services.application.importer import ImportRejectedError, import_lines, num
 from services.application.ledger import Ledger
 from tests.api_support import ADMIN, KEY, auth, report
 from tests.factories import every_event_type, jsonl
+from tests.figures import tally
 
 INJECTIONS = [
     "'); DROP TABLE ledger_events; --",
@@ -197,11 +199,17 @@ FUZZ_LINES = st.lists(
 )
 
 
+FUZZED_FILES = int(os.environ.get("LEDGER_FUZZ_FILES", "150"))  # `make attack` asks more
+
+
 @given(lines=FUZZ_LINES)
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-def test_fuzzed_import_files_are_imported_or_refused_whole(lines: list[Any]) -> None:
+@settings(max_examples=FUZZED_FILES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzzed_import_files_are_imported_or_refused_whole(
+    lines: list[Any], request: pytest.FixtureRequest
+) -> None:
     """Whatever a file holds: the import stores all of it, or refuses it naming lines and
     stores nothing. Never another exception."""
+    tally(request.node, "fuzz_cases")
     ledger = _fuzz_ledger()
     before = ledger.recorder.max_notification_id() or 0
     problems = None

@@ -31,6 +31,7 @@ from services.cli import main as cli
 from services.schema import side_store as read_models
 from services.tools.simulate import simulate
 from tests.api_support import ADMIN, api
+from tests.figures import record
 from tests.processes import (
     LoadClient,
     Process,
@@ -60,22 +61,29 @@ def stored_events(url: str) -> list[Any]:
         return list(ledger.stored_events())
 
 
-def assert_nothing_lost_or_invented(url: str, client: LoadClient) -> dict[str, int]:
-    """Every accepted event is stored once; nothing else is; versions run 1..n per case."""
+def assert_nothing_lost_or_invented(
+    url: str, client: LoadClient, node: pytest.Item | None = None
+) -> dict[str, int]:
+    """Every accepted event is stored once; nothing else is; versions run 1..n per case.
+    With ``node``, the counts go to the test's figures (``make attack``)."""
     events = stored_events(url)
     ids = [str(e.event_id) for e in events]
-    assert len(ids) == len(set(ids)), "an event was stored twice"
     accepted = client.accepted_event_ids()
+    counts = {"events": len(ids), "cases": len({e.originator_id for e in events}),
+              "lost": len(set(accepted) - set(ids)), "invented": len(set(ids) - set(accepted)),
+              "duplicated": len(ids) - len(set(ids))}  # fmt: skip
+    if node is not None:
+        record(node, requests=client.requests_sent, events_stored=counts["events"],
+               lost=counts["lost"], duplicated=counts["duplicated"] + counts["invented"])
+    assert not counts["duplicated"], "an event was stored twice"
     assert len(accepted) == len(set(accepted)), "two accepted requests named one event"
-    assert set(ids) == set(accepted), (
-        f"lost {len(set(accepted) - set(ids))}, invented {len(set(ids) - set(accepted))}"
-    )
+    assert set(ids) == set(accepted), f"lost {counts['lost']}, invented {counts['invented']}"
     versions: dict[UUID, list[int]] = {}
     for event in events:
         versions.setdefault(event.originator_id, []).append(event.originator_version)
     for case_id, seen in versions.items():
         assert sorted(seen) == list(range(1, len(seen) + 1)), f"gap in {case_id}: {seen}"
-    return {"events": len(ids), "cases": len(versions)}
+    return counts
 
 
 def assert_read_models_converge(url: str, rebuilt_url: str, seconds: float = 60) -> None:
@@ -113,7 +121,7 @@ def open_cases(client: LoadClient, count: int) -> list[str]:
 
 
 def test_concurrent_writers_lose_nothing_and_invent_nothing(
-    postgres_schema_url: str, other_schema: str, tmp_path: Path
+    postgres_schema_url: str, other_schema: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     env = environment(postgres_schema_url)
     server = Server(env, tmp_path / "serve.log").start()
@@ -149,7 +157,8 @@ def test_concurrent_writers_lose_nothing_and_invent_nothing(
         statuses = Counter(o.status for o in client.outcomes)
         assert set(statuses) <= {201, 409}, statuses  # success or a conflict, nothing else
         assert statuses[201] > 6 * 12
-        counts = assert_nothing_lost_or_invented(postgres_schema_url, client)
+        record(request.node, faults="6 writers at once on 3 shared cases")
+        counts = assert_nothing_lost_or_invented(postgres_schema_url, client, request.node)
         assert counts["cases"] == 9
         assert_read_models_converge(postgres_schema_url, other_schema)
         print(f"\nconcurrency: {dict(statuses)}; stored {counts}; lost 0, duplicated 0")
@@ -170,8 +179,9 @@ def _steady_load(client: LoadClient, cases: list[str], stop: threading.Event, pa
 
 
 def test_kill_9_of_server_projector_and_feed_loses_and_repeats_nothing(
-    postgres_schema_url: str, other_schema: str, tmp_path: Path, broker: Any
-) -> None:
+    postgres_schema_url: str, other_schema: str, tmp_path: Path, broker: Any,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
     from infra.kafka import KafkaSettings
     from tests.test_feed import read_topic
 
@@ -206,7 +216,9 @@ def test_kill_9_of_server_projector_and_feed_loses_and_repeats_nothing(
         assert all(o.status in (200, 201) for o in client.outcomes), Counter(
             o.status for o in client.outcomes
         )
-        counts = assert_nothing_lost_or_invented(postgres_schema_url, client)
+        record(request.node, faults="kill -9 of serve, project and feed mid-load",
+               answers_lost_and_retried=lost)  # fmt: skip
+        counts = assert_nothing_lost_or_invented(postgres_schema_url, client, request.node)
         assert counts["events"] > 50
         assert_read_models_converge(postgres_schema_url, other_schema)
         stored = {str(e.event_id) for e in stored_events(postgres_schema_url)}
@@ -219,6 +231,8 @@ def test_kill_9_of_server_projector_and_feed_loses_and_repeats_nothing(
                 break
             time.sleep(1)
         assert set(published) == stored  # every event reached the topic
+        record(request.node, feed_messages=len(published),
+               feed_repeats_deduplicated=len(published) - len(set(published)))  # fmt: skip
         print(f"\nkill -9: stored {counts}; answers lost and retried {lost}; feed repeats "
               f"(deduplicated by event_id) {len(published) - len(set(published))}; "
               "lost 0, duplicated 0")  # fmt: skip
@@ -282,7 +296,7 @@ def _postgres(action: str, *, check: bool = True) -> None:
 
 
 def test_the_api_answers_503_while_postgres_restarts_and_recovers_by_itself(
-    postgres_schema_url: str, tmp_path: Path
+    postgres_schema_url: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     if _cluster() is None:
         if os.environ.get("CI"):
@@ -325,7 +339,9 @@ def test_the_api_answers_503_while_postgres_restarts_and_recovers_by_itself(
         assert "database" in unavailable[0].answer["title"].lower()
         assert set(statuses) <= {201, 503}, statuses  # never a 500
         client.retry_lost()
-        counts = assert_nothing_lost_or_invented(postgres_schema_url, client)
+        record(request.node, faults="PostgreSQL stopped mid-load, then started",
+               answered_503=len(unavailable))  # fmt: skip
+        counts = assert_nothing_lost_or_invented(postgres_schema_url, client, request.node)
         print(f"\npostgres restart: {dict(statuses)} before retries; stored {counts}; "
               "lost 0, duplicated 0")  # fmt: skip
     finally:
@@ -335,7 +351,9 @@ def test_the_api_answers_503_while_postgres_restarts_and_recovers_by_itself(
             _postgres("start", check=False)  # already running, unless the test failed early
 
 
-def test_a_stuck_lock_is_a_clear_503_not_a_hang(postgres_schema_url: str, tmp_path: Path) -> None:
+def test_a_stuck_lock_is_a_clear_503_not_a_hang(
+    postgres_schema_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     url = f"{postgres_schema_url}&lock_timeout=1"
     env = environment(url)
     server = Server(env, tmp_path / "serve.log").start()
@@ -354,7 +372,8 @@ def test_a_stuck_lock_is_a_clear_503_not_a_hang(postgres_schema_url: str, tmp_pa
         assert stuck.answer["retry_after"]
         client.retry_lost()
         assert stuck.status == 201
-        assert_nothing_lost_or_invented(postgres_schema_url, client)
+        record(request.node, faults="an ACCESS EXCLUSIVE lock held on the events table")
+        assert_nothing_lost_or_invented(postgres_schema_url, client, request.node)
     finally:
         server.stop()
 
@@ -387,8 +406,9 @@ def test_first_requests_racing_to_create_tables_all_succeed(postgres_schema_url:
 
 
 def test_a_poison_event_amid_ten_thousand_is_set_aside_and_every_other_event_projected(
-    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+    postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
     """Issue 19, hole 1: an event no projection can apply (a year-9999 first sick day an
     older ledger stored) in the middle of a 10,000-event load stops nothing: every other
     event is projected, the poison is visible in ``ledger project --status`` and ``/ready``,
@@ -418,6 +438,8 @@ def test_a_poison_event_amid_ten_thousand_is_set_aside_and_every_other_event_pro
     assert {row["behind"] for row in status.values()} == {0}
     held = [(name, h["case_id"]) for name, row in status.items() for h in row["set_aside"]]
     assert held == [("case_state", str(bad)), ("deadlines", str(bad))]
+    record(request.node, faults="a poison event amid the load", events_stored=len(file),
+           events_projected=indexed, poison_events_set_aside=len({c for _, c in held}))
 
     with api(url) as client:
         held = client.get("/ready", headers=ADMIN).json()["set_aside"]
@@ -434,6 +456,7 @@ def test_a_poison_event_amid_ten_thousand_is_set_aside_and_every_other_event_pro
 def test_a_backup_restores_into_an_empty_postgresql_byte_for_byte(
     postgres_schema_url: str, other_schema: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
     """Issue 19, hole 3, through the commands an operator runs (in their own processes):
     ``ledger export --backup`` of a ledger with an erased file, a medical note and 2,000
@@ -461,7 +484,10 @@ def test_a_backup_restores_into_an_empty_postgresql_byte_for_byte(
               "FROM ledger_events ORDER BY notification_id")  # fmt: skip
     assert len(rows(postgres_schema_url, events)) >= 2_000
     assert rows(other_schema, events) == rows(postgres_schema_url, events)
+    compared = len(rows(postgres_schema_url, events))
     for table in ("file_key", "subject_index_v2", "ledger_key", "key_epoch", "audit_leaf",
-                  "audit_checkpoint_v3", "case_access_v2"):  # fmt: skip
+                  "audit_checkpoint_v3", "case_access_v2", "revoked_token"):  # fmt: skip
         sql = f"SELECT * FROM {table} ORDER BY 1, 2"
         assert rows(other_schema, sql) == rows(postgres_schema_url, sql), table
+        compared += len(rows(postgres_schema_url, sql))
+    record(request.node, backup_rows_restored_byte_for_byte=compared)

@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from infra.keys import MasterKey, _unseal, configured_master_keys
 from services.cli import main
 from tests.factories import jsonl, line
+from tests.figures import record
 
 pytestmark = pytest.mark.postgres
 FIRST = date(2026, 3, 2)
@@ -71,6 +72,7 @@ def _opens(master: MasterKey, wrapped: str, label: str) -> bool:
 def test_after_erasure_and_rotation_no_copy_on_disk_opens_the_erased_note(
     postgres_url: str, postgres_schema_url: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
     schema = postgres_schema_url.rsplit("schema=", 1)[1]
     monkeypatch.setenv("LEDGER_DATABASE_URL", postgres_schema_url)
@@ -104,12 +106,17 @@ def test_after_erasure_and_rotation_no_copy_on_disk_opens_the_erased_note(
     configured = configured_master_keys()
     assert [m.id for m in configured] != [old.id]
     assert old.secret.hex() not in (tmp_path / "master.key").read_text()
+    scanned, files = 0, 0
     for path, content in _disk(postgres_url, schema):
         assert note.encode() not in content, f"the plain note is in {path}"
         assert old.secret not in content, path
         assert old.secret.hex().encode() not in content, path
         if wrapped.encode() in content:
             assert not any(_opens(master, wrapped, label) for master in configured), path
+        scanned, files = scanned + len(content), files + 1
+    record(request.node, disk_files_scanned=files,
+           disk_mib_scanned=scanned >> 20, erased_note_copies_found=len(copies),
+           copies_that_open_after_retire=0)  # fmt: skip
     assert main(["export"]) == 0
     exported = capsys.readouterr().out
     assert "EMP-WAL-2" in exported  # the kept file still opens under the new master key

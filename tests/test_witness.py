@@ -17,6 +17,7 @@ from infra.audit import signing_key
 from services.application.ledger import Ledger
 from services.cli import main
 from services.tools import verify_bundle as verifier
+from tests.figures import record
 from tests.test_audit import _sql, audited  # noqa: F401 (a fixture)
 
 
@@ -39,8 +40,9 @@ def _verify(capsys: pytest.CaptureFixture[str], *options: str) -> tuple[int, str
 
 
 def test_deleting_every_checkpoint_is_caught_by_the_witness(
-    audited: tuple[str, UUID], capsys: pytest.CaptureFixture[str]  # noqa: F811
-) -> None:
+    audited: tuple[str, UUID], capsys: pytest.CaptureFixture[str],  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
     url, _ = audited
     assert main(["checkpoint"]) == 0  # checkpoint 2
     assert _verify(capsys)[0] == 0
@@ -49,11 +51,12 @@ def test_deleting_every_checkpoint_is_caught_by_the_witness(
     assert code == 1, err
     assert "checkpoint 2: not the one published" in err
     assert "deleted" in err
+    record(request.node, tampering_found="every checkpoint and leaf deleted")
 
 
 def test_a_reviewers_witness_file_catches_what_the_local_one_lost(
     audited: tuple[str, UUID], tmp_path: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
     url, _ = audited
     reviewer = tmp_path / "reviewer-witness.jsonl"
@@ -65,11 +68,12 @@ def test_a_reviewers_witness_file_catches_what_the_local_one_lost(
     _sql(url, [("DELETE FROM {s}.audit_checkpoint_v3 WHERE seq = 2", ())])
     assert _verify(capsys)[0] == 0, "unwitnessed, a deletion at the end is invisible"
     assert "checkpoint 2: not the one published" in _verify(capsys, "--witness", str(reviewer))[1]
+    record(request.node, tampering_found="the latest checkpoint deleted (a reviewer's witness)")
 
 
 def test_verify_remembers_the_latest_checkpoint_it_saw(
     audited: tuple[str, UUID], tmp_path: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest,
 ) -> None:  # fmt: skip
     url, _ = audited
     assert main(["checkpoint"]) == 0  # signed on one machine, seen by verify on another
@@ -77,12 +81,14 @@ def test_verify_remembers_the_latest_checkpoint_it_saw(
     assert _verify(capsys)[0] == 0
     assert _witnessed_seqs(tmp_path / "verifier.jsonl") == [2]
     _deleted_checkpoint_2_is_caught(url, capsys)
+    record(request.node, tampering_found="the latest checkpoint deleted (verify's own witness)")
 
 
 @pytest.mark.parametrize("how", ["deleted", "emptied"])
 def test_a_key_row_gone_without_an_erasure_event_fails_verify(
-    audited: tuple[str, UUID], capsys: pytest.CaptureFixture[str], how: str  # noqa: F811
-) -> None:
+    audited: tuple[str, UUID], capsys: pytest.CaptureFixture[str], how: str,  # noqa: F811
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
     url, case_id = audited
     statement = (
         "DELETE FROM {s}.file_key WHERE case_id = %s" if how == "deleted"
@@ -92,6 +98,7 @@ def test_a_key_row_gone_without_an_erasure_event_fails_verify(
     code, err = _verify(capsys)
     assert code == 1
     assert f"case {case_id}: its keys are gone but no PersonalDataErased" in err
+    record(request.node, tampering_found=f"a key row {how} without its erasure event")
 
 
 def test_an_erasure_through_the_ledger_keeps_verify_intact(
