@@ -115,7 +115,7 @@ def test_after_erasure_and_rotation_no_copy_on_disk_opens_the_erased_note(
             assert not any(_opens(master, wrapped, label) for master in configured), path
         scanned, files = scanned + len(content), files + 1
     record(request.node, disk_files_scanned=files,
-           disk_mib_scanned=scanned >> 20, erased_note_copies_found=len(copies),
+           disk_MiB_scanned=scanned >> 20, erased_note_copies_found=len(copies),
            copies_that_open_after_retire=0)  # fmt: skip
     assert main(["export"]) == 0
     exported = capsys.readouterr().out
