@@ -213,3 +213,27 @@ def test_recorded_at_in_the_future_is_refused(
     item = _report_at(tomorrow.date() - timedelta(days=1), tomorrow)
     assert import_via_cli(tmp_path, [item]) == 1
     assert "line 1: recorded_at:" in capsys.readouterr().err
+
+
+def test_every_route_of_a_set_aside_file_answers_the_same_409(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review of hole 1: a file whose dates cannot be computed with answered 409 on
+    /cases/{id}, 422 on its deadlines, 404 on its review pack and 200 on its timeline.
+    Every route that computes with the file's dates now answers 409 ``case-set-aside``,
+    naming the correction that frees it; the timeline (the facts, no dates computed)
+    still opens, so the admin can find the event to correct."""
+    bad = uuid4()
+    with api(database_url) as client:
+        with Ledger(database_url) as ledger:
+            store_unchecked(ledger, poison(bad), monkeypatch)
+        for path in ("", "/deadlines", "/review-pack", "/review-pack?format=html"):
+            answer = client.get(f"/cases/{bad}{path}", headers=ADMIN)
+            assert answer.status_code == 409, (path, answer.status_code, answer.text)
+            assert answer.json()["type"].endswith("case-set-aside"), path
+        assert client.get(f"/cases/{bad}/timeline", headers=ADMIN).status_code == 200
+        token = ADMIN["Authorization"].split()[1]
+        client.post("/ui/login", data={"token": token}, follow_redirects=False)
+        page = client.get(f"/ui/cases/{bad}")
+        assert page.status_code == 409, page.text
+        assert "EventCorrected" in page.text

@@ -28,12 +28,13 @@ from services.api.context import ApiContext
 from services.api.problems import problem_for
 from services.api.routes import COOKIE
 from services.application import queries
-from services.application.case_views import timeline_view
+from services.application.case_views import computable, computing, timeline_view
 from services.application.errors import (
     ApplicationError,
     Forbidden,
     NotYetBegunError,
     UnknownCaseError,
+    UnreadableFileError,
 )
 from services.application.stats_views import statistics
 
@@ -263,20 +264,22 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in to see a case")
-    try:
-        case = queries.readable_case(_ctx(request), caller, case_id, "view case page")
-    except (ApplicationError, UnknownCaseError) as refused:
-        return _refused(request, refused)
     day = on or date.today()
-    if case.current.first_sick_day > day:
-        return _refused(request, NotYetBegunError(case_id, day))
-    state = case.state(as_of=day)
-    deadlines = case_deadlines(case.timeline(), day)
+    try:
+        case = computable(queries.readable_case(_ctx(request), caller, case_id, "view case page"))
+        if case.current.first_sick_day > day:
+            raise NotYetBegunError(case_id, day)
+        with computing(case_id):
+            state = case.state(as_of=day)
+            deadlines = case_deadlines(case.timeline(), day)
+            bar = week_bar(state, deadlines, day)
+    except (ApplicationError, UnknownCaseError, UnreadableFileError) as refused:
+        return _refused(request, refused)
     timeline = timeline_view(case, None, queries.medical_for(_ctx(request), caller, case))
     for row in timeline:
         row["term"] = event_term(row["type"])
     return _page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),
-                 deadlines=deadlines, bar=week_bar(state, deadlines, day), timeline=timeline,
+                 deadlines=deadlines, bar=bar, timeline=timeline,
                  terms=DEADLINE_TERMS, day=day)  # fmt: skip
 
 

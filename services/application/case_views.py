@@ -3,7 +3,8 @@ knowledge times. Plain functions over the domain, shared by the CLI and the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -103,10 +104,26 @@ def case_view(
     """The case as the file stood: raises ``NotYetKnownError`` when nothing was recorded by
     ``known_at``, ``NotYetBegunError`` when the case had not begun on ``as_of``,
     ``UnreadableFileError`` when its dates cannot be computed with."""
+    with computing(case.id):
+        return _case_view(computable(case), as_of, known_at, medical)
+
+
+@contextmanager
+def computing(case_id: UUID) -> Iterator[None]:
+    """Computing with a file's dates: a date the week arithmetic overflows (one an older
+    ledger stored) is ``UnreadableFileError``, the same on every route."""
     try:
-        return _case_view(case, as_of, known_at, medical)
-    except (ArithmeticError, ValueError) as error:  # a date the week arithmetic overflows
-        raise UnreadableFileError(case.id, error) from error
+        yield
+    except (ArithmeticError, ValueError) as error:
+        raise UnreadableFileError(case_id, error) from error
+
+
+def computable(case: Case) -> Case:
+    """The case, or ``UnreadableFileError`` when the rules cannot compute with its dates:
+    the end of wage continuation (104 weeks on) is the furthest date they reach."""
+    with computing(case.id):
+        _ = case.current.end_of_wage_continuation
+    return case
 
 
 def _case_view(

@@ -31,7 +31,7 @@ from infra.service_tables import access_log, record_access
 from projections.case_state import employer_ids
 from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
 from projections.runner import ReadModelRunner
-from services.application.case_views import Medical, deadline_replay
+from services.application.case_views import Medical, computable, computing, deadline_replay
 from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue, NotReady
 
@@ -97,9 +97,10 @@ def aware(value: datetime | None, name: str = "known_at") -> datetime | None:
 def case_deadlines_of(
     ctx: Context, principal: Principal, case_id: UUID, on: date, known_at: datetime | None
 ) -> list[dict[str, Any]]:
-    case = readable_case(ctx, principal, case_id, "read deadlines")
+    case = computable(readable_case(ctx, principal, case_id, "read deadlines"))
     timeline = case.timeline(known_at=aware(known_at))
-    return [{"case_id": str(case_id), **d.to_json()} for d in case_deadlines(timeline, on)]
+    with computing(case_id):
+        return [{"case_id": str(case_id), **d.to_json()} for d in case_deadlines(timeline, on)]
 
 
 def access_log_of(ctx: Context, principal: Principal, case_id: UUID) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from domain.access import Principal
 from domain.review import review
 from infra.audit import AuditLog
 from infra.readmodel import ReadModelStore
-from services.application.case_views import NotYetBegunError
+from services.application.case_views import NotYetBegunError, computable, computing
 from services.application.context import Context
 from services.application.ledger import Ledger
 from services.application.queries import readable_case
@@ -57,8 +57,9 @@ def review_pack_for(
     ctx: Context, principal: Principal, case_id: UUID, on: date
 ) -> dict[str, Any]:
     """The pack for a caller who may read the case (the read is logged)."""
-    readable_case(ctx, principal, case_id, "read review pack")
-    return review_pack(ctx.ledger, ctx.store, case_id, on)
+    computable(readable_case(ctx, principal, case_id, "read review pack"))
+    with computing(case_id):
+        return review_pack(ctx.ledger, ctx.store, case_id, on)
 
 
 def render_html(pack: dict[str, Any]) -> str:
