@@ -131,6 +131,10 @@ def test_the_standalone_verifier_says_verified_only_with_a_pinned_key(
     assert "NOT VERIFIED" in capsys.readouterr().out
     key = signing_key().public_key().public_bytes_raw().hex()
     assert verifier.main([str(bundle), "--public-key", key]) == 0
+    with pytest.raises(SystemExit) as both:  # review: --unpinned was silently ignored
+        verifier.main([str(bundle), "--public-key", key, "--unpinned"])
+    assert both.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
 
 
 def test_a_witness_line_written_by_hand_is_read_as_the_checkpoint_it_names(

@@ -189,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("bundle", help="a proof bundle (JSON) from `ledger proof`")
-    parser.add_argument("--public-key", help="the ledger's Ed25519 public key (hex): pin it")
-    parser.add_argument("--unpinned", action="store_true",
+    pinning = parser.add_mutually_exclusive_group()  # both at once: which one was meant?
+    pinning.add_argument("--public-key", help="the ledger's Ed25519 public key (hex): pin it")
+    pinning.add_argument("--unpinned", action="store_true",
                         help="check the bundle under the key it carries; never says VERIFIED, "
                         "since anyone can sign with a key of their own (exit 3)")  # fmt: skip
     args = parser.parse_args(argv)
