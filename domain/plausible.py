@@ -17,11 +17,10 @@ from functools import cache
 from typing import Any, get_args, get_origin
 
 from domain import events as ev
-from domain.deadlines import RULE_SETS
 
-# The Wet verbetering poortwachter applies to sickness from 1 April 2002: the earliest
-# rule set (rules reference s8) governs no file that began before, so none is taken.
-EARLIEST_FIRST_SICK_DAY = min(rule_set.effective_from for rule_set in RULE_SETS)
+# The Wet verbetering poortwachter applies to sickness from 1 April 2002 (rules
+# reference s8, rule set poortwachter-2002); a file that began before 2002 ended long ago.
+EARLIEST_FIRST_SICK_DAY = date(2002, 1, 1)
 # A sickness announced ahead (planned surgery) is reported at most this early.
 FIRST_SICK_DAY_AHEAD = timedelta(days=14)
 # A planned date in an event (a sanction's end, a leave's end) lies at most this far

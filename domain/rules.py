@@ -46,9 +46,9 @@ def _rule(name: str, source: str, text: str) -> Rule:
 
 DATES_PLAUSIBLE = _rule(
     "dates_plausible",
-    "poortwachter.md s8 (the act applies from 1 April 2002) and s1 (104 weeks, sanctions up to 52 "
+    "poortwachter.md s8 (the act applies from 2002) and s1 (104 weeks, sanctions up to 52 "
     "more): domain/plausible.py",
-    "a first sick day lies between 1 April 2002 and two weeks after its report; every other date "
+    "a first sick day lies between 2002 and two weeks after its report; every other date "
     "of an event between 2002 and three years after the day it was recorded",
 )
 RECORDED_NOT_IN_FUTURE = _rule(
