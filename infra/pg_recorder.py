@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from infra.event_ids import index_name, postgres_expression
@@ -82,6 +84,14 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
                 SQL(postgres_expression()),
             )
         )
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # Every process sets the store up at start, and the library replaces its insert
+        # function each time: two replacing at once fail one ("tuple concurrently
+        # updated"). One setup at a time per table; the lock ends with the transaction.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                     [f"{self.datastore.schema}.{self.events_table_name}:setup"])  # fmt: skip
+        super()._create_table(curs)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
