@@ -12,12 +12,15 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import pytest
+
 from domain import events as ev
 from domain.access import Principal, Role
+from domain.interchange import parse_line
 from infra.keys import KeyRing
 from services.application.erasure import erase_employee
 from services.application.importer import import_lines, numbered
-from services.application.ledger import Ledger
+from services.application.ledger import Ledger, VersionConflictError
 from services.application.sickness import ReportSickness, report_sickness
 from services.bootstrap import bootstrap
 from tests.factories import line
@@ -124,3 +127,32 @@ def test_an_erasure_forgets_the_employee_where_an_old_store_shares_a_subject(
                        actor=ERASER)  # fmt: skip
         assert keys.find_subject("E10", "ER-A") is None
         assert keys.find_subject("E10", "ER-B") == subject  # B's running file needs it
+
+
+def test_a_command_read_before_an_erasure_elsewhere_is_refused_by_the_store(
+    database_url: str,
+) -> None:
+    """Issue 20 (one erasure-epoch read per command): an append given the case its caller
+    read no longer checks the epoch again. It need not: an erasure by another process
+    after that read appended to the file, so the stale read's version is refused, and the
+    retry loads the file afresh under the forgotten keys."""
+    with bootstrap(database_url=database_url, follow_seconds=0) as here, \
+            bootstrap(database_url=database_url, follow_seconds=0) as elsewhere:
+        case_id = _report(here, "E7", "ER-A", FIRST - timedelta(days=1200))
+        ended = [line(case_id, "RecoveryReported", FIRST - timedelta(days=1100)),
+                 line(case_id, "CaseClosed", FIRST - timedelta(days=1090), outcome="recovered")]
+        import_lines(here.ledger, numbered([json.dumps(item) for item in ended]))
+        read = here.ledger.get_case(case_id)  # the route's read, after its own refresh
+        version_read = read.version
+        erase_employee(elsewhere.ledger, "E7", employer_id="ER-A",
+                       ground=ev.ErasureGround.ERASURE_REQUEST, reference="AVG-20",
+                       actor=ERASER)  # fmt: skip
+        late = parse_line(json.dumps(line(case_id, "EventRetracted", FIRST,
+                                          retracts=ended[1]["event_id"],
+                                          reason="closed by mistake")))  # fmt: skip
+        with pytest.raises(VersionConflictError):
+            here.ledger.append(late, read=read)
+        stored = here.ledger.get_case(case_id)
+        assert [type(e).__name__ for e in stored.history][-1] == "PersonalDataErased"
+        assert stored.version == version_read + 1  # the erasure, nothing of ours
+        assert stored.file.erased_on is not None

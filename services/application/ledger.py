@@ -156,9 +156,11 @@ class Ledger(Application[UUID]):
         ``read`` is the case as the caller just loaded it (to authorise the command), so
         that it is not loaded twice; a writer that saved since is refused as above.
         """
-        if self.keys is not None:
-            self.keys.refresh()  # an erasure by another process counts at once
         fresh = read is not None and read.id == line.case_id
+        if self.keys is not None and not fresh:
+            self.keys.refresh()  # an erasure by another process counts at once
+        # (A caller's ``read`` came after its own refresh; an erasure since then appended
+        # to the file, so the store refuses the stale version below.)
         case = read if fresh else self.find_case(line.case_id)
         if case is not None and line.event_id in case.events_by_id:
             return Appended(self.same_as_stored(case, line), duplicate=True)
