@@ -129,6 +129,11 @@ def test_revoke_asks_for_exactly_one_target(
         main(["revoke", "--token-id", "a", "--subject", "b"])
     assert stopped.value.code == 2
     assert "not allowed with" in capsys.readouterr().err
+    assert main(["revoke", "--subject", "x y"]) == 2
+    assert main(["revoke", "--token-id", "not/an id"]) == 2
+    assert "nothing was revoked" in capsys.readouterr().err
+    assert main(["revoke", "--list"]) == 0
+    assert "no revocations in force" in capsys.readouterr().out
 
 
 def test_ledger_token_json_names_the_token_id_it_minted(

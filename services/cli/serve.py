@@ -114,8 +114,19 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what issue_token's jti is made of
+
+
 def cmd_revoke(args: argparse.Namespace) -> int:
     token_id = args.token_id
+    if token_id is not None and not TOKEN_ID.match(token_id):
+        print(f"ledger revoke: --token-id {token_id!r} is not a token id (letters, digits, _ "
+              "and -, as `ledger token` prints it); nothing was revoked", file=sys.stderr)
+        return EXIT_USAGE
+    if args.subject is not None and not SUBJECT.match(args.subject):
+        print(f"ledger revoke: --subject {args.subject!r} must match [A-Za-z0-9._:@-]{{1,64}}, "
+              "as subjects of tokens do; nothing was revoked", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     if args.token is not None:
         try:
             token_id = read_claims(args.token, signing_key()).token_id
@@ -132,6 +143,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
             entries = revocations.entries()
             if args.json:
                 print_json([dataclasses.asdict(e) for e in entries])
+            if not entries and not args.json:
+                print("no revocations in force")
             for entry in [] if args.json else entries:
                 print(f"{entry.revoked_at}  {entry.kind:7}  {entry.value}  by {entry.revoked_by}"
                       f"  until {entry.expires_at}  {entry.reason}")  # fmt: skip
