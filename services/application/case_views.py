@@ -105,7 +105,7 @@ def case_view(
     ``known_at``, ``NotYetBegunError`` when the case had not begun on ``as_of``,
     ``UnreadableFileError`` when its dates cannot be computed with."""
     with computing(case.id):
-        return _case_view(computable(case), as_of, known_at, medical)
+        return _case_view(case, as_of, known_at, medical)
 
 
 @contextmanager

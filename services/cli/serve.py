@@ -8,6 +8,7 @@ import getpass
 import re
 import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from domain.access import ONE_EMPLOYER, Principal, Role
 from services.api.auth import (
@@ -80,6 +81,8 @@ def _register_revoke(commands: Commands) -> None:
     target.add_argument("--list", action="store_true", help="show the revocations in force")
     p.add_argument("--reason", default="", help="why, for the list (recommended)")
     add_json(p)
+
+
 SUBJECT = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")  # recorded as the actor of events
 
 
@@ -118,36 +121,15 @@ TOKEN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what issue_token's jti is mad
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    token_id = args.token_id
-    if token_id is not None and not TOKEN_ID.match(token_id):
-        print(f"ledger revoke: --token-id {token_id!r} is not a token id (letters, digits, _ "
-              "and -, as `ledger token` prints it); nothing was revoked", file=sys.stderr)
+    try:
+        token_id = _token_id(args)
+    except TokenError as error:
+        print(f"ledger revoke: {error}; nothing was revoked", file=sys.stderr)
         return EXIT_USAGE
-    if args.subject is not None and not SUBJECT.match(args.subject):
-        print(f"ledger revoke: --subject {args.subject!r} must match [A-Za-z0-9._:@-]{{1,64}}, "
-              "as subjects of tokens do; nothing was revoked", file=sys.stderr)  # fmt: skip
-        return EXIT_USAGE
-    if args.token is not None:
-        try:
-            token_id = read_claims(args.token, signing_key()).token_id
-        except TokenError as error:
-            print(f"ledger revoke: --token: {error}; nothing was revoked", file=sys.stderr)
-            return EXIT_USAGE
-        if token_id is None:
-            print("ledger revoke: --token: the token has no id (an older ledger minted it); "
-                  "revoke its subject instead (--subject)", file=sys.stderr)  # fmt: skip
-            return EXIT_USAGE
     with runtime() as ledger:
         revocations = ledger.revocations
         if args.list:
-            entries = revocations.entries()
-            if args.json:
-                print_json([dataclasses.asdict(e) for e in entries])
-            if not entries and not args.json:
-                print("no revocations in force")
-            for entry in [] if args.json else entries:
-                print(f"{entry.revoked_at}  {entry.kind:7}  {entry.value}  by {entry.revoked_by}"
-                      f"  until {entry.expires_at}  {entry.reason}")  # fmt: skip
+            _print_entries(revocations.entries(), as_json=args.json)
             return 0
         by = getpass.getuser()
         if token_id is not None:
@@ -160,6 +142,39 @@ def cmd_revoke(args: argparse.Namespace) -> int:
         print(f"ledger revoke: {entry.kind} {entry.value} revoked; servers refuse it within "
               f"{revocations.refresh_seconds:g} seconds")  # fmt: skip
     return 0
+
+
+def _token_id(args: argparse.Namespace) -> str | None:
+    """The id of the token to revoke (None: a subject or the list); TokenError for a
+    target no token can be."""
+    if args.subject is not None and not SUBJECT.match(args.subject):
+        raise TokenError(f"--subject {args.subject!r} must match [A-Za-z0-9._:@-]{{1,64}}, "
+                         "as subjects of tokens do")  # fmt: skip
+    if args.token is None:
+        if args.token_id is not None and not TOKEN_ID.match(args.token_id):
+            raise TokenError(f"--token-id {args.token_id!r} is not a token id (letters, "
+                             "digits, _ and -, as `ledger token` prints it)")  # fmt: skip
+        token_id: str | None = args.token_id
+        return token_id
+    try:
+        found = read_claims(args.token, signing_key()).token_id
+    except TokenError as error:
+        raise TokenError(f"--token: {error}") from None
+    if found is None:
+        raise TokenError("--token: the token has no id (an older ledger minted it); revoke "
+                         "its subject instead (--subject)")  # fmt: skip
+    return found
+
+
+def _print_entries(entries: list[Any], *, as_json: bool) -> None:
+    if as_json:
+        print_json([dataclasses.asdict(e) for e in entries])
+        return
+    if not entries:
+        print("no revocations in force")
+    for entry in entries:
+        print(f"{entry.revoked_at}  {entry.kind:7}  {entry.value}  by {entry.revoked_by}"
+              f"  until {entry.expires_at}  {entry.reason}")  # fmt: skip
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
