@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the ledger with its development tools
+# The AsyncAPI 3 JSON Schema, which tests/test_asyncapi.py validates our document with.
+ASYNCAPI_SPECS := $(VENV)/share/asyncapi-specs-6.11.1.tgz
+$(ASYNCAPI_SPECS): | $(STAMP)
+	@mkdir -p $(dir $@)
+	curl -fsSL --retry 3 -o $@.part https://registry.npmjs.org/@asyncapi/specs/-/specs-6.11.1.tgz
+	echo "01af8744dc33c0c7eb2e908f6a955319ee58b70ecadc9387d1aeb16c0cd28928  $@.part" | sha256sum -c --quiet
+	mv $@.part $@
+
+install: $(STAMP) $(ASYNCAPI_SPECS) ## create .venv and install the ledger with its development tools
 
 run: install ## load demo cases into ./ledger.db (SQLite) and serve the API and pages
 	$(BIN)/ledger demo
@@ -50,6 +58,7 @@ audit: install ## known vulnerabilities in the installed dependencies (pip-audit
 schema: install ## regenerate schemas/interchange-event.json from the event catalogue
 	$(BIN)/ledger schema > schemas/interchange-event.json
 	$(BIN)/ledger feed --schema > schemas/feed-message.json
+	env -u LEDGER_FEED_TOPIC -u LEDGER_FEED_PARTITIONS $(BIN)/ledger feed --asyncapi > schemas/feed-asyncapi.json
 
 BENCH_SCALE ?= 1m
 bench: install services ## every benchmark on SQLite and PostgreSQL, baselines in the same run (BENCH_SCALE=1m, 250k or national); results appended to BENCHMARKS.md

@@ -10,7 +10,9 @@ from dataclasses import replace
 
 from kafka.errors import KafkaError
 
+from domain.feed_contract import asyncapi_document
 from domain.privacy import feed_message_schema
+from services.bootstrap import Settings
 from services.cli.common import EXIT_STORE, Commands, command, runtime, stop_on_signals
 
 
@@ -23,8 +25,10 @@ def register(commands: Commands) -> None:
         "pseudonyms and medical fields and free text removed (schemas/feed-message.json).\n"
         "The checkpoint moves only after the broker acknowledged (acks=all): at least\n"
         "once; consumers deduplicate by event_id. Settings: LEDGER_KAFKA_BOOTSTRAP,\n"
-        "LEDGER_FEED_TOPIC, LEDGER_FEED_PARTITIONS, LEDGER_PSEUDONYM_KEY.",
-        examples=["ledger feed", "ledger feed --follow", "ledger feed --from-start"],
+        "LEDGER_FEED_TOPIC, LEDGER_FEED_PARTITIONS, LEDGER_PSEUDONYM_KEY. Each message is\n"
+        "a CloudEvent in binary mode (ce_ headers); --asyncapi prints the topic's contract.",
+        examples=["ledger feed", "ledger feed --follow", "ledger feed --from-start",
+                  "ledger feed --asyncapi > schemas/feed-asyncapi.json"],
     )  # fmt: skip
     p.add_argument("--follow", action="store_true", help="keep publishing; retry when down")
     p.add_argument("--from-start", action="store_true", help="publish everything again")
@@ -32,11 +36,19 @@ def register(commands: Commands) -> None:
     p.add_argument("--topic", help="topic (default reintegration.case-events)")
     p.add_argument("--partitions", type=int, help="partitions when creating the topic")
     p.add_argument("--schema", action="store_true", help="print the message JSON Schema")
+    p.add_argument("--asyncapi", action="store_true",
+                   help="print the topic's AsyncAPI 3 document (headers, payload)")  # fmt: skip
 
 
 def cmd_feed(args: argparse.Namespace) -> int:
     if args.schema:
         print(json.dumps(feed_message_schema(), indent=2))
+        return 0
+    if args.asyncapi:
+        defaults = Settings().kafka
+        document = asyncapi_document(args.topic or defaults.topic,
+                                     args.partitions or defaults.partitions)  # fmt: skip
+        print(json.dumps(document, indent=2))
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     with runtime() as rt:

@@ -7,8 +7,9 @@ past it. A crash in between sends the page again; consumers deduplicate by
 
 The key is the pseudonymous case key, so a case's events share a partition and keep
 their order; the value is ``domain.privacy.feed_message`` (no person, nothing medical,
-no free text); the headers carry ``event_id``, ``type``, ``schema_version`` and the
-``notification_id`` (scale-out workers read the stored event by it).
+no free text); the headers make it a CloudEvent in binary mode (``ce_id``, ``ce_type``,
+``ce_subject`` = the case pseudonym, ...) and carry ``notification_id`` (scale-out
+workers read the stored event by it): ``domain.feed_contract``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError
 from kafka.errors import KafkaError
 
+from domain.feed_contract import feed_headers
 from domain.interchange import to_line
-from domain.privacy import FEED_SCHEMA_VERSION, feed_message
+from domain.privacy import feed_message
 from infra.kafka import (
     KafkaSettings,
     ensure_topic,
@@ -122,12 +124,7 @@ class Feed(LogConsumer):
                     self.settings.topic,
                     key=message["case_key"].encode(),
                     value=json.dumps(message, separators=(",", ":")).encode(),
-                    headers=[
-                        ("event_id", message["event_id"].encode()),
-                        ("type", message["type"].encode()),
-                        ("schema_version", str(FEED_SCHEMA_VERSION).encode()),
-                        ("notification_id", str(notification.id).encode()),
-                    ],
+                    headers=feed_headers(message, notification.id),
                 )
             )
         self._producer.flush(timeout=timeout)
