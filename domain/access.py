@@ -264,6 +264,13 @@ def may_export(principal: Principal) -> Decision:
     return _ALLOWED
 
 
+def may_read_operations(principal: Principal) -> Decision:
+    """Metrics and readiness details: counts across every employer, so admins only."""
+    if principal.role is not Role.ADMIN:
+        return Decision(False, "operational metrics are for admins", SOURCE)
+    return _ALLOWED
+
+
 def may_read_access_log(principal: Principal, employer_id: str) -> Decision:
     if principal.role not in READS_ACCESS_LOG:
         return Decision(False, "the access log is for UWV reviewers and admins", SOURCE)

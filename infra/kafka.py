@@ -33,6 +33,35 @@ FEED_STATUS = Table(
 )
 
 
+# How far each partition of a topic reaches, as a scale-out worker last saw it (its
+# consumer's high-water mark): with the worker's stored offsets, how far a read model
+# built over Kafka is behind, without asking the broker.
+KAFKA_PARTITION = Table(
+    name="kafka_partition",
+    columns=(("consumer_group", "text"), ("topic", "text"), ("partition", "integer"),
+             ("end_offset", "integer"), ("at", "text")),
+    key=("consumer_group", "topic", "partition"),
+)
+
+
+def record_partition_ends(
+    store: ReadModelStore, group: str, topic: str, ends: dict[int, int]
+) -> None:
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    store.write_many(
+        "INSERT INTO {kafka_partition} (consumer_group, topic, partition, end_offset, at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (consumer_group, topic, partition) DO UPDATE "
+        "SET end_offset = excluded.end_offset, at = excluded.at",
+        [(group, topic, partition, end, at) for partition, end in sorted(ends.items())],
+    )
+
+
+def partition_ends(store: ReadModelStore) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT consumer_group, topic, partition, end_offset, at FROM {kafka_partition}"
+    )
+
+
 def record_feed_status(store: ReadModelStore, topic: str, state: str, detail: str) -> None:
     store.write(
         "INSERT INTO {feed_status} (topic, state, detail, at) VALUES (?, ?, ?, ?) "

@@ -145,6 +145,11 @@ class ReadModelStore(ABC):
     def position(self, projection: str) -> int | None:
         """The last notification id applied to ``projection``; None before the first."""
 
+    @abstractmethod
+    def positions_starting(self, prefix: str) -> dict[str, int]:
+        """Every stored position whose name starts with ``prefix`` (the feed's per topic,
+        the Kafka workers' per partition)."""
+
     def apply(
         self, projection: str, expected: int | None, position: int, changes: Sequence[Change]
     ) -> None:
@@ -309,6 +314,14 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
     def position(self, projection: str) -> int | None:
         return self.max_tracking_id(projection)
 
+    def positions_starting(self, prefix: str) -> dict[str, int]:
+        rows = self.query(
+            "SELECT application_name, MAX(notification_id) AS at FROM tracking "
+            "WHERE substr(application_name, 1, ?) = ? GROUP BY application_name",
+            [len(prefix), prefix],
+        )
+        return {str(r["application_name"]): int(r["at"]) for r in rows}
+
     def _lock_position(self, cursor: Any, projection: str) -> int | None:
         """Take the write lock first (a no-op write), then read the position under it."""
         cursor.execute(
@@ -388,6 +401,15 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
             except IntegrityError:
                 if attempt == 2:
                     raise
+
+    def positions_starting(self, prefix: str) -> dict[str, int]:
+        rows = self.query(
+            "SELECT application_name, MAX(notification_id) AS at FROM "
+            f"{self._qualified(self.tracking_table_name)} "
+            "WHERE left(application_name, ?) = ? GROUP BY application_name",
+            [len(prefix), prefix],
+        )
+        return {str(r["application_name"]): int(r["at"]) for r in rows}
 
     def _lock_position(self, cursor: Any, projection: str) -> int | None:
         """Read the position and lock its row until the transaction ends."""

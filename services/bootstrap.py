@@ -20,6 +20,8 @@ from domain.access import MAX_TOKEN_HOURS
 from infra.config import database_url
 from infra.kafka import KafkaSettings
 from infra.log_consumer import Follower
+from infra.logs import RequestScope, current_request
+from infra.logs import configure as _configure_logs
 from infra.readmodel import ReadModelStore, open_read_models
 from infra.revocations import RevocationList
 from projections.base import CaseProjection
@@ -62,6 +64,18 @@ class Settings:
     idempotency_abandoned_seconds: float = field(
         default_factory=lambda: float(os.environ.get("LEDGER_IDEMPOTENCY_ABANDONED_SECONDS", "30"))
     )
+
+
+__all__ = ["RequestScope", "Runtime", "Settings", "bootstrap", "configure_logging",
+           "current_request", "migrate_store"]  # fmt: skip
+
+
+def configure_logging() -> None:
+    """JSON log lines on stderr for a long-running process (``infra.logs``)."""
+    _configure_logs()
+
+
+FEED_CHECKPOINT_PREFIX = "feed:"  # services.workers.feed.Feed.checkpoint
 
 
 class Runtime:
@@ -115,6 +129,11 @@ class Runtime:
         from services.workers.feed import Feed
 
         return Feed(self.ledger, self.store, kafka or self.settings.kafka, pseudonym_key())
+
+    def feed_positions(self) -> dict[str, int]:
+        """The last notification id the feed published, per topic."""
+        found = self.store.positions_starting(FEED_CHECKPOINT_PREFIX)
+        return {name.removeprefix(FEED_CHECKPOINT_PREFIX): at for name, at in found.items()}
 
     def kafka_worker(self, projections: list[CaseProjection], group: str) -> KafkaWorker:
         """A scale-out worker of ``projections`` in consumer ``group`` of the feed topic."""

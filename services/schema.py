@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from infra.audit import AUDIT_CHECKPOINT, AUDIT_LEAF
 from infra.headcount import HEADCOUNT
-from infra.kafka import FEED_STATUS
+from infra.kafka import FEED_STATUS, KAFKA_PARTITION
 from infra.keys import KEY_TABLES
 from infra.open_files import OPEN_FILE, backfill
 from infra.readmodel import ReadModelStore, Table, open_read_models
@@ -47,6 +47,7 @@ TABLES: tuple[Table, ...] = (
     HEADCOUNT,
     FEED_STATUS,
     REVOKED_TOKEN,
+    KAFKA_PARTITION,
 )
 
 
@@ -82,12 +83,18 @@ def _create_revoked_token(store: ReadModelStore) -> None:
     store.create_tables([REVOKED_TOKEN])
 
 
-LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN)  # a later step creates
+def _create_kafka_partition(store: ReadModelStore) -> None:
+    """Version 5 (issue 22): the partition ends scale-out workers see, for their lag."""
+    store.create_tables([KAFKA_PARTITION])
+
+
+LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN, KAFKA_PARTITION)
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create every table of the side store", _create_every_table),
     Migration(2, "create the set_aside table of the projection runner", _create_set_aside),
     Migration(3, "create the open_file claims and claim the open files", _create_open_file),
     Migration(4, "create the revoked_token list of bearer tokens", _create_revoked_token),
+    Migration(5, "create the kafka_partition ends of scale-out workers", _create_kafka_partition),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -440,7 +441,7 @@ def test_a_poison_event_amid_ten_thousand_is_set_aside_and_every_other_event_pro
     event is projected, the poison is visible in ``ledger project --status`` and ``/ready``,
     and a correction lets it through."""
     url = postgres_schema_url
-    lines = list(simulate(1750, seed=19))
+    lines = list(simulate(1750, seed=19, today=date(2026, 12, 1)))  # 10,004 lines: pinned
     bad = uuid4()
     middle = len(lines) // 2
     file = [json.dumps(x) for x in [*lines[:middle], poison(bad), *lines[middle:]]]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.kafka import partition_ends, record_partition_ends
 from infra.readmodel import UnknownTableError, open_read_models
 from projections.catalogue import all_projections
 from services.cli import main
@@ -107,9 +108,26 @@ def test_a_store_at_version_3_gets_the_revocation_list_in_migration_4(
         store.write("UPDATE {schema_version} SET version = 3 WHERE name = 'side_store'")
     assert main(["migrate", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
-    assert (done["before"], done["after"]) == (3, 4)
-    assert done["applied"] == ["create the revoked_token list of bearer tokens"]
+    assert (done["before"], done["after"]) == (3, SCHEMA_VERSION)
+    assert done["applied"][0] == "create the revoked_token list of bearer tokens"
     assert main(["revoke", "--subject", "cm-9", "--reason", "left"]) == 0
     assert main(["revoke", "--list", "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert (entry["kind"], entry["value"], entry["reason"]) == ("subject", "cm-9", "left")
+
+
+def test_a_store_at_version_4_gets_the_kafka_partition_ends_in_migration_5(
+    use_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with side_store(use_database) as store:
+        store.write("DROP TABLE {kafka_partition}")
+        store.write("UPDATE {schema_version} SET version = 4 WHERE name = 'side_store'")
+    assert main(["migrate", "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["before"], done["after"]) == (4, 5)
+    assert done["applied"] == ["create the kafka_partition ends of scale-out workers"]
+    with side_store(use_database) as store:
+        record_partition_ends(store, "g", "t", {0: 7, 1: 9})
+        record_partition_ends(store, "g", "t", {1: 11})
+        ends = {(r["partition"], r["end_offset"]) for r in partition_ends(store)}
+    assert ends == {(0, 7), (1, 11)}

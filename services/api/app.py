@@ -11,6 +11,7 @@ from services.api import pages, problems, routes
 from services.api.context import ApiContext
 from services.api.headers import SecurityHeaders
 from services.api.limits import BodyLimit
+from services.api.observe import RequestLog
 from services.bootstrap import Settings
 
 DESCRIPTION = """\
@@ -46,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_body=ctx.settings.max_body_bytes, max_import=ctx.settings.max_import_bytes
     )
-    app.add_middleware(SecurityHeaders)  # added last: outermost, so a 413 gets them too
+    app.add_middleware(SecurityHeaders)  # outside the limit, so a 413 gets them too
+    app.add_middleware(RequestLog, metrics=ctx.metrics)  # outermost: every answer is timed
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(pages.router)

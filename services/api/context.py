@@ -7,7 +7,8 @@ import threading
 
 from domain.access import Principal
 from services.api.auth import SignInCodes, TokenClaims, TokenError, read_claims, signing_key
-from services.bootstrap import Settings, bootstrap
+from services.api.observe import Metrics
+from services.bootstrap import Settings, bootstrap, current_request
 
 __all__ = ["ApiContext", "Settings"]
 
@@ -21,6 +22,7 @@ class ApiContext:
         self.runner = self.runtime.read_models
         self.jwt_key = settings.jwt_key or signing_key()
         self.sign_in_codes = SignInCodes()
+        self.metrics = Metrics(self)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -35,6 +37,9 @@ class ApiContext:
         )
         if refusal is not None:
             raise TokenError(refusal)
+        scope = current_request.get()
+        if scope is not None:  # the request's log lines say who asked, by role only
+            scope.role = claims.principal.role.value
         return claims
 
     def catch_up(self) -> None:

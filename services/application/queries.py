@@ -22,6 +22,7 @@ from domain.access import (
     may_read_access_log,
     may_read_case,
     may_read_medical,
+    may_read_operations,
 )
 from domain.case import Case
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
@@ -31,6 +32,7 @@ from infra.service_tables import access_log, record_access
 from projections.case_state import employer_ids
 from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
 from projections.runner import ReadModelRunner
+from services.application import read_models
 from services.application.case_views import Medical, computable, computing, deadline_replay
 from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue, NotReady
@@ -38,6 +40,11 @@ from services.application.errors import Forbidden, InvalidRequest, Issue, NotRea
 S5 = "poortwachter.md s5"
 # The local operator of the ``ledger`` command: it runs on the database itself.
 OPERATOR = Principal("ledger-cli", Role.ADMIN)
+
+
+def check_operator(principal: Principal) -> None:
+    """Metrics are for admins (``domain.access.may_read_operations``)."""
+    Forbidden.unless(may_read_operations(principal))
 
 
 def readable_case(ctx: Context, principal: Principal, case_id: UUID, action: str) -> Case:
@@ -185,13 +192,11 @@ class Readiness:
     set_aside: dict[str, int]  # events each read model set aside, where there are any
 
 
-def readiness(
-    ctx: Context, head: int, positions: dict[str, int | None], max_lag: int
-) -> dict[str, int]:
-    """Ready when every read model is within ``max_lag`` of the log's ``head``: how far
-    behind each is. The feed is never a reason to refuse traffic: Kafka must not block
-    writes."""
-    behind = {name: head - (pos or 0) for name, pos in positions.items()}
+def readiness(ctx: Context, head: int, runner: ReadModelRunner, max_lag: int) -> dict[str, int]:
+    """Ready when every read model is within ``max_lag`` of the log's ``head`` (built from
+    the log, or by Kafka workers): how far behind each is. The feed is never a reason to
+    refuse traffic: Kafka must not block writes."""
+    behind = read_models.behind(ctx.store, runner, head)
     worst = max(behind.values(), default=0)
     if worst > max_lag:
         raise NotReady("Read models are behind", f"{worst} notifications behind (bound {max_lag})")

@@ -28,7 +28,7 @@ from domain.case import Case
 from domain.interchange import LINE_ADAPTER, InterchangeLine
 from services.application.context import Context
 from services.application.errors import Forbidden, InvalidRequest, Issue
-from services.application.importer import ImportSummary, import_lines
+from services.application.importer import ImportSummary, Progress, import_lines
 from services.application.ledger import Appended, UnknownCaseError
 
 S5 = "poortwachter.md s5"
@@ -178,9 +178,10 @@ def check_importer(principal: Principal) -> None:
 
 
 def import_file(
-    ctx: Context, principal: Principal, lines: Sequence[tuple[int, bytes | str]]
+    ctx: Context, principal: Principal, lines: Sequence[tuple[int, bytes | str]],
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """An import by a caller: every line checked first; on any problem nothing is stored."""
     check_importer(principal)
     allow_import(ctx, principal, lines)
-    return import_lines(ctx.ledger, lines)
+    return import_lines(ctx.ledger, lines, progress=progress)

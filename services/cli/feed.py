@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from dataclasses import replace
 
@@ -12,7 +11,7 @@ from kafka.errors import KafkaError
 
 from domain.feed_contract import asyncapi_document
 from domain.privacy import feed_message_schema
-from services.bootstrap import Settings
+from services.bootstrap import Settings, configure_logging
 from services.cli.common import EXIT_STORE, Commands, command, runtime, stop_on_signals
 
 
@@ -50,7 +49,7 @@ def cmd_feed(args: argparse.Namespace) -> int:
                                      args.partitions or defaults.partitions)  # fmt: skip
         print(json.dumps(document, indent=2))
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    configure_logging()
     with runtime() as rt:
         settings = rt.settings.kafka
         for name in ("bootstrap", "topic", "partitions"):

@@ -11,12 +11,16 @@ from typing import Any
 
 from services.application.read_models import (
     SCALE_OUT,
+    KafkaBuilt,
     Progress,
     ReadModelRunner,
     RunSummary,
+    behind,
     chosen,
+    kafka_built,
     scale_out,
 )
+from services.bootstrap import configure_logging
 from services.cli.common import Commands, add_json, command, runtime, stop_on_signals
 
 
@@ -71,6 +75,8 @@ class _Reporter:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    if args.follow or args.source == "kafka":
+        configure_logging()
     if args.source == "kafka":
         return _kafka_worker(args)
     projections = chosen(args.only)
@@ -107,24 +113,27 @@ def _kafka_worker(args: argparse.Namespace) -> int:
 
 def _status(runner: ReadModelRunner, *, as_json: bool) -> int:
     head, held = runner.head(), runner.set_aside()
-    rows = [
-        {
-            "projection": name,
-            "position": pos,
-            "head": head,
-            "behind": head - (pos or 0),
-            "set_aside": [asdict(h) for h in held[name]],
-        }
-        for name, pos in runner.positions().items()
-    ]
+    lag = behind(runner.store, runner, head)
+    over_kafka = kafka_built(runner.store, runner, head)
+    rows = []
+    for name, pos in runner.positions().items():
+        row: dict[str, Any] = {"projection": name, "position": pos, "head": head,
+                               "behind": lag[name],
+                               "set_aside": [asdict(h) for h in held[name]]}  # fmt: skip
+        if name in over_kafka:
+            built = over_kafka[name]
+            row["kafka"] = {"group": built.group, "topic": built.topic,
+                            "applied": built.applied, "ends": built.ends,
+                            "feed_behind": built.feed_behind, "seen_at": built.seen_at}  # fmt: skip
+        rows.append(row)
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
-        print(
-            f"{row['projection']:12}  at {row['position'] or 0:,} of {head:,}  "
-            f"({row['behind']:,} notification ids behind)"
-        )
+        print(f"{row['projection']:12}  at {row['position'] or 0:,} of {head:,}  "
+              f"({row['behind']:,} notification ids behind)")  # fmt: skip
+        if row["projection"] in over_kafka:
+            _print_kafka(over_kafka[row["projection"]])
         for h in held[str(row["projection"])]:
             print(f"    set aside: notification {h.notification_id} ({h.event_type}, case "
                   f"{h.case_id}): {h.reason}")  # fmt: skip
@@ -132,6 +141,13 @@ def _status(runner: ReadModelRunner, *, as_json: bool) -> int:
         print("set-aside events are applied once the case's events can be: record a correction "
               "(ledger record EventCorrected ...) of the event that is wrong")  # fmt: skip
     return 0
+
+
+def _print_kafka(built: KafkaBuilt) -> None:
+    applied, on_topic = sum(built.applied.values()), sum(built.ends.values())
+    print(f"    over Kafka: group {built.group}, topic {built.topic}, {applied:,} of "
+          f"{on_topic:,} messages applied in {len(built.ends)} partitions (seen "
+          f"{built.seen_at or 'never'}); the feed is {built.feed_behind:,} behind")  # fmt: skip
 
 
 def _summary(summary: RunSummary, *, as_json: bool) -> None:

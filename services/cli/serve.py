@@ -18,6 +18,7 @@ from services.api.auth import (
     read_claims,
     signing_key,
 )
+from services.bootstrap import configure_logging
 from services.cli.common import EXIT_USAGE, Commands, add_json, command, print_json, runtime
 
 
@@ -182,6 +183,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from services.api.app import create_app
 
+    configure_logging()
     app = create_app()
     codes = app.state.ctx.sign_in_codes
     code = codes.issue(_principal(args.role, None, None))
@@ -193,7 +195,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
           flush=True)  # fmt: skip
     print(f"  API:    {base}/docs  (Authorization: Bearer <ledger token --role ROLE>)", flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # log_config=None: uvicorn keeps our JSON handler; the request log is ours
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     finally:
         app.state.ctx.close()
     return 0

@@ -68,7 +68,7 @@ class Feed(LogConsumer):
         super().__init__(NotificationLog(ledger.recorder, ledger.mapper), page_size=page_size)
         self.ledger, self.store, self.settings = ledger, store, settings
         self.pseudonym = pseudonymizer(key)
-        self.checkpoint = f"feed:{settings.topic}"
+        self.checkpoint = f"feed:{settings.topic}"  # bootstrap.FEED_CHECKPOINT_PREFIX
         self._producer: Any = None
 
     def position(self) -> int | None:

@@ -27,7 +27,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from domain.case import Case
 from domain.events import CaseEvent
-from infra.kafka import KafkaSettings
+from infra.kafka import KafkaSettings, record_partition_ends
 from infra.log_consumer import Follower, NotificationLog
 from infra.readmodel import Change, ReadModelStore
 from projections.base import CaseProjection
@@ -111,7 +111,16 @@ class KafkaWorker(Follower):
             batches.append(self._apply(tp, messages))
         if batches:
             self.consumer.commit()  # after the rows: for lag tooling only
+        self._record_ends()
         return batches
+
+    def _record_ends(self) -> None:
+        """Where the assigned partitions end, as the last fetch saw it: `project --status`
+        and `/ready` tell this worker's lag from it without asking the broker."""
+        ends = {tp.partition: self.consumer.highwater(tp) for tp in self.consumer.assignment()}
+        known = {p: end for p, end in ends.items() if end is not None}
+        if known:
+            record_partition_ends(self.store, self.group, self.settings.topic, known)
 
     def _apply(self, tp: TopicPartition, messages: list[Any]) -> Batch:
         numbers = [int(dict(m.headers)["notification_id"]) for m in messages]

@@ -147,6 +147,8 @@ async def import_events(request: Request, ctx: Context, caller: Caller) -> Impor
     body = await request.body()
     # splitting 100 MB into lines takes seconds: not on the loop that answers /health
     summary = await run_in_threadpool(
-        lambda: recording.import_file(ctx, caller, list(numbered(body.splitlines())))
+        lambda: recording.import_file(ctx, caller, list(numbered(body.splitlines())),
+                                      progress=ctx.metrics.import_progress)
     )
+    ctx.metrics.import_progress("done", summary.lines, 0)
     return ImportResult(**summary.to_json())

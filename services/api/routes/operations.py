@@ -1,15 +1,17 @@
-"""For operators: liveness and readiness."""
+"""For operators: liveness, readiness and metrics."""
 
 from __future__ import annotations
 
 import logging
 
 from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from domain.access import Role
 from services.api.models import Health, Readiness
 from services.api.problems import Problem
-from services.api.routes.deps import Context, MaybeCaller
+from services.api.routes.deps import Caller, Context, MaybeCaller
 from services.application import queries
 from services.application.errors import NotReady
 
@@ -34,13 +36,13 @@ def ready(ctx: Context, caller: MaybeCaller) -> Readiness:
     (a load balancer) gets the status; an admin's token also gets the positions, the
     feed and the set-aside events (counts and addresses are not for everyone)."""
     try:
-        head, positions = ctx.runner.head(), ctx.runner.positions()
+        head = ctx.runner.head()
     except Exception as error:  # the store is what is not ready
         log.warning("not ready: %s", error)  # the reason goes to the log, not to the caller
         raise NotReady("The store does not answer", "the database does not answer; retry") from None
     admin = caller is not None and caller.role is Role.ADMIN
     try:
-        behind = queries.readiness(ctx, head, positions, ctx.settings.ready_max_lag)
+        behind = queries.readiness(ctx, head, ctx.runner, ctx.settings.ready_max_lag)
     except NotReady as lagging:
         if admin:
             raise
@@ -52,3 +54,15 @@ def ready(ctx: Context, caller: MaybeCaller) -> Readiness:
     return Readiness(status="ready", head=found.head, behind=found.behind, feed=found.feed,
                      set_aside=found.set_aside)  # fmt: skip
 
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}, 403: {"model": Problem}},
+)
+def metrics(ctx: Context, caller: Caller) -> Response:
+    """Prometheus metrics (text format) for an admin's token: latency by route, commands
+    by outcome, import progress, read-model and feed lag, events set aside."""
+    queries.check_operator(caller)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
