@@ -29,9 +29,12 @@ $(ASYNCAPI_SPECS): | $(STAMP)
 
 install: $(STAMP) $(ASYNCAPI_SPECS) ## create .venv and install the ledger with its development tools
 
-run: install ## load demo cases into ./ledger.db (SQLite) and serve the API and pages
-	$(BIN)/ledger demo
-	$(BIN)/ledger serve --port $${PORT:-8000}
+# A new demo store each day: the demo's files are as of today.
+DEMO_URL := sqlite:///demo/ledger-$(shell date +%F).db
+run: install ## load today's demo files into demo/ (SQLite) and serve the API and pages
+	@mkdir -p demo
+	LEDGER_DATABASE_URL=$(DEMO_URL) $(BIN)/ledger demo
+	LEDGER_DATABASE_URL=$(DEMO_URL) $(BIN)/ledger serve --demo --port $${PORT:-8000}
 
 services: ## make sure PostgreSQL answers at 127.0.0.1:5432 (starts the local cluster)
 	@infra/scripts/ensure-postgres.sh

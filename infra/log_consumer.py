@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
 )
 
 from domain import events as ev
+from infra.heartbeat import beat
 
 log = logging.getLogger("ledger.log")
 
@@ -182,6 +183,7 @@ class Follower(ABC):
                 backoff = min(backoff * 2, max_backoff)
                 continue
             backoff = first
+            beat()  # healthy: ``ledger health --heartbeat`` (container health checks)
             if applied and on_step is not None:
                 on_step(applied)
             if paced or applied == 0:

@@ -1,5 +1,5 @@
-"""Tables the HTTP service keeps beside the read models: who read which case, and the
-results of commands sent with an ``Idempotency-Key``."""
+"""Tables the services keep beside the read models: who read which case, the results of
+commands sent with an ``Idempotency-Key``, and the slots the scheduler ran."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ IDEMPOTENCY = Table(
     key=("subject", "key"),
 )
 SERVICE_TABLES = (CASE_ACCESS, IDEMPOTENCY)
+# One row per job and time slot of ``ledger schedule``: the key refuses a second claim.
+SCHEDULED_RUN = Table(
+    name="scheduled_run",
+    columns=(("job", "text"), ("slot", "text"), ("started_at", "text"),
+             ("finished_at", "text"), ("outcome", "text"), ("detail", "text")),
+    key=("job", "slot"),
+)
 
 
 def _now() -> str:

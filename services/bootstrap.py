@@ -16,8 +16,9 @@ from threading import Event
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from domain.access import MAX_TOKEN_HOURS
+from domain.access import MAX_TOKEN_HOURS, Principal
 from infra.config import database_url
+from infra.heartbeat import age_seconds as heartbeat_age
 from infra.kafka import KafkaSettings
 from infra.log_consumer import Follower
 from infra.logs import RequestScope, current_request
@@ -33,6 +34,7 @@ from services.schema import TABLES, MigrationResult, migrate, open_store
 if TYPE_CHECKING:
     from services.workers.feed import Feed
     from services.workers.kafka_worker import KafkaWorker
+    from services.workers.scheduler import Scheduler
 
 
 log = logging.getLogger("ledger")
@@ -53,6 +55,8 @@ class Settings:
     jwt_key: str | None = None  # None: LEDGER_JWT_KEY, or the development key file
     ready_max_lag: int = field(default_factory=lambda: _env_int("LEDGER_READY_MAX_LAG", 1000))
     follow_seconds: float = 0.5  # 0: no background projection (tests catch up on demand)
+    # `ledger serve --demo` (loopback only): the sign-in page offers a link per principal
+    demo_sign_in: tuple[Principal, ...] = ()
     max_body_bytes: int = field(
         default_factory=lambda: _env_int("LEDGER_MAX_BODY_BYTES", 1 << 20)
     )
@@ -67,7 +71,7 @@ class Settings:
 
 
 __all__ = ["RequestScope", "Runtime", "Settings", "bootstrap", "configure_logging",
-           "current_request", "migrate_store"]  # fmt: skip
+           "current_request", "heartbeat_age", "migrate_store"]  # fmt: skip
 
 
 def configure_logging() -> None:
@@ -140,6 +144,12 @@ class Runtime:
         from services.workers.kafka_worker import KafkaWorker
 
         return KafkaWorker(self.ledger, self.store, projections, self.settings.kafka, group)
+
+    def scheduler(self, jobs: list[str]) -> Scheduler:
+        """``ledger schedule`` of the jobs ``NAME=TIMING`` (defaults for the others)."""
+        from services.workers.scheduler import Scheduler, parse_jobs
+
+        return Scheduler(self, parse_jobs(jobs))
 
     def follow(self, stop: Event, seconds: float) -> None:
         """Keep the read models current until ``stop`` is set: a run every ``seconds``,

@@ -24,7 +24,7 @@ from infra.keys import KEY_TABLES
 from infra.open_files import OPEN_FILE, backfill
 from infra.readmodel import ReadModelStore, Table, open_read_models
 from infra.revocations import REVOKED_TOKEN
-from infra.service_tables import CASE_ACCESS, IDEMPOTENCY
+from infra.service_tables import CASE_ACCESS, IDEMPOTENCY, SCHEDULED_RUN
 from projections.catalogue import all_projections
 from projections.set_aside import SET_ASIDE
 
@@ -48,6 +48,7 @@ TABLES: tuple[Table, ...] = (
     FEED_STATUS,
     REVOKED_TOKEN,
     KAFKA_PARTITION,
+    SCHEDULED_RUN,
 )
 
 
@@ -88,13 +89,19 @@ def _create_kafka_partition(store: ReadModelStore) -> None:
     store.create_tables([KAFKA_PARTITION])
 
 
-LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN, KAFKA_PARTITION)
+def _create_scheduled_run(store: ReadModelStore) -> None:
+    """Version 6 (issue 22): the slots ``ledger schedule`` claimed and ran."""
+    store.create_tables([SCHEDULED_RUN])
+
+
+LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN, KAFKA_PARTITION, SCHEDULED_RUN)
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create every table of the side store", _create_every_table),
     Migration(2, "create the set_aside table of the projection runner", _create_set_aside),
     Migration(3, "create the open_file claims and claim the open files", _create_open_file),
     Migration(4, "create the revoked_token list of bearer tokens", _create_revoked_token),
     Migration(5, "create the kafka_partition ends of scale-out workers", _create_kafka_partition),
+    Migration(6, "create the scheduled_run slots of ledger schedule", _create_scheduled_run),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -124,8 +124,8 @@ def test_a_store_at_version_4_gets_the_kafka_partition_ends_in_migration_5(
         store.write("UPDATE {schema_version} SET version = 4 WHERE name = 'side_store'")
     assert main(["migrate", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
-    assert (done["before"], done["after"]) == (4, 5)
-    assert done["applied"] == ["create the kafka_partition ends of scale-out workers"]
+    assert (done["before"], done["after"]) == (4, SCHEMA_VERSION)
+    assert done["applied"][0] == "create the kafka_partition ends of scale-out workers"
     with side_store(use_database) as store:
         record_partition_ends(store, "g", "t", {0: 7, 1: 9})
         record_partition_ends(store, "g", "t", {1: 11})

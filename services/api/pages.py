@@ -85,7 +85,15 @@ def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTML
 
 
 def _login_page(request: Request, reason: str) -> HTMLResponse:
-    return _page(request, "login.html", 401, reason=reason)
+    return _page(request, "login.html", 401, reason=reason, demo=_demo_links(request))
+
+
+def _demo_links(request: Request) -> list[dict[str, str]]:
+    """``ledger serve --demo``: a one-time link per demo principal, made for this page."""
+    ctx = _ctx(request)
+    return [{"role": p.role.value.replace("_", " "), "subject": p.subject,
+             "href": f"/ui/login?code={ctx.sign_in_codes.issue(p)}"}
+            for p in ctx.settings.demo_sign_in]  # fmt: skip
 
 
 PAGE_SESSION_HOURS = 12.0

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.audit import signing_key as audit_signing_key
+from infra.kafka import pseudonym_key
 from infra.keys import MasterKey, MissingKeyError, configured_master_keys, key_file, write_key_file
 from services.application.context import Context
 from services.application.erasure import keys_of
@@ -31,6 +33,26 @@ def _file_keys_only() -> list[MasterKey]:
             "LEDGER_MASTER_KEY (new,old) and run `ledger keys rotate` without --new/--retire"
         )
     return configured_master_keys()
+
+
+def init_key_files() -> dict[str, bool]:
+    """Create each key file that is configured by file and missing (a deployment's key
+    volume, before any process starts, so that no two make their own): which keys were
+    created. An existing file is never touched."""
+    created = {}
+    if not os.environ.get("LEDGER_MASTER_KEY"):
+        created["master"] = not key_file().exists()
+        if created["master"]:
+            write_key_file([MasterKey.generate()])
+    if not os.environ.get("LEDGER_SIGNING_KEY"):
+        path = Path(os.environ.get("LEDGER_SIGNING_KEY_FILE", ".ledger-signing.key"))
+        created["signing"] = not path.exists()
+        audit_signing_key(create=True)
+    if not os.environ.get("LEDGER_PSEUDONYM_KEY"):
+        path = Path(os.environ.get("LEDGER_PSEUDONYM_KEY_FILE", ".ledger-pseudonym.key"))
+        created["pseudonym"] = not path.exists()
+        pseudonym_key()
+    return created
 
 
 def add_master_key() -> tuple[MasterKey, Path]:

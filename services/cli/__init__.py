@@ -20,6 +20,7 @@ from services.cli import (
     backup,
     cases,
     feed,
+    operations,
     privacy,
     project,
     records,
@@ -45,7 +46,8 @@ The store is chosen by LEDGER_DATABASE_URL (default sqlite:///ledger.db in the
 working directory; for PostgreSQL: postgresql://postgres@127.0.0.1:5432/ledger).
 """
 # In the order ``ledger --help`` lists them.
-GROUPS = (records, backup, cases, project, serve, stats, feed, audit, privacy, tools, store)
+GROUPS = (records, backup, cases, project, serve, stats, feed, audit, privacy, tools, store,
+          operations)  # fmt: skip
 # (error, exit code, a hint after the message); the first that matches applies.
 EXIT_CODES: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.ConfigurationError, EXIT_STORE, ""),

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import asdict
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from domain import events as ev
 from domain.retention import RetentionDecision
+from services.api.auth import signing_key as jwt_signing_key
 from services.application import keys as key_management
 from services.application.erasure import (
     Erasure,
@@ -74,10 +77,13 @@ def register(commands: Commands) -> None:
         "data key under the first configured master key (events are not touched); with\n"
         "--new, a new master key is generated and put first in the key file (running\n"
         "processes read the changed file). retire: once `status` shows only the new key\n"
-        "in use, drop the older keys from the key file.",
-        examples=["ledger keys status", "ledger keys rotate --new", "ledger keys retire"],
+        "in use, drop the older keys from the key file. init: create every key file\n"
+        "that is missing (master, signing, token, pseudonym; a deployment's key volume),\n"
+        "touching none that exists and printing no key.",
+        examples=["ledger keys init", "ledger keys status", "ledger keys rotate --new",
+                  "ledger keys retire"],
     )  # fmt: skip
-    p.add_argument("action", choices=["status", "rotate", "retire"])
+    p.add_argument("action", choices=["init", "status", "rotate", "retire"])
     p.add_argument("--new", action="store_true", help="rotate: generate a new master key first")
     add_json(p)
 
@@ -179,6 +185,8 @@ def _retention_line(decision: RetentionDecision) -> str:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    if args.action == "init":
+        return _init_keys(as_json=args.json)
     try:
         if args.action == "rotate" and args.new:
             new, path = key_management.add_master_key()
@@ -203,4 +211,18 @@ def cmd_keys(args: argparse.Namespace) -> int:
         wrapping = ", ".join(status.in_use) or "none"
         print(f"current master key {status.current}; configured {listed}; "
               f"wrapping stored keys: {wrapping}")  # fmt: skip
+    return 0
+
+
+def _init_keys(*, as_json: bool) -> int:
+    created = key_management.init_key_files()
+    if not os.environ.get("LEDGER_JWT_KEY"):
+        path = Path(os.environ.get("LEDGER_JWT_KEY_FILE", ".ledger-jwt.key"))
+        created["token"] = not path.exists()
+        jwt_signing_key()  # creates the file when missing
+    if as_json:
+        print(json.dumps(created))
+        return 0
+    for name, made in created.items():
+        print(f"{name} key: {'created' if made else 'kept (it exists)'}")
     return 0

@@ -7,7 +7,7 @@ import dataclasses
 import getpass
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from domain.access import ONE_EMPLOYER, Principal, Role
@@ -18,8 +18,9 @@ from services.api.auth import (
     read_claims,
     signing_key,
 )
-from services.bootstrap import configure_logging
+from services.bootstrap import Settings, configure_logging
 from services.cli.common import EXIT_USAGE, Commands, add_json, command, print_json, runtime
+from services.tools.showcase import demo_principals
 
 
 def register(commands: Commands) -> None:
@@ -42,6 +43,9 @@ def register(commands: Commands) -> None:
         help="role of the sign-in link printed (default admin; employer and employee "
         "tokens name their employer: ledger token)",
     )
+    p.add_argument("--demo", action="store_true",
+                   help="the sign-in page offers a link per role for the demo's files "
+                   "(`make run`; loopback addresses only)")  # fmt: skip
 
     p = command(
         commands, "token", cmd_token,
@@ -178,13 +182,21 @@ def _print_entries(entries: list[Any], *, as_json: bool) -> None:
               f"  until {entry.expires_at}  {entry.reason}")  # fmt: skip
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from services.api.app import create_app
 
+    if args.demo and args.host not in LOOPBACK:
+        print(f"ledger serve: --demo signs anyone in as any role: only on a loopback address "
+              f"({', '.join(LOOPBACK)}), not {args.host}", file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
     configure_logging()
-    app = create_app()
+    demo = tuple(demo_principals(date.today())) if args.demo else ()
+    app = create_app(Settings(demo_sign_in=demo))
     codes = app.state.ctx.sign_in_codes
     code = codes.issue(_principal(args.role, None, None))
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -194,6 +206,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  pages:  {base}/ui/login?code={code}  (signs in once, within {minutes:g} minutes)",
           flush=True)  # fmt: skip
     print(f"  API:    {base}/docs  (Authorization: Bearer <ledger token --role ROLE>)", flush=True)
+    if args.demo:
+        print(f"  demo:   {base}/ui/login  (a sign-in link per role)", flush=True)
     try:
         # log_config=None: uvicorn keeps our JSON handler; the request log is ours
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)

@@ -15,7 +15,9 @@ from uuid import UUID
 from domain.case import Case
 from services.application.importer import import_lines, numbered
 from services.cli.cases import case_text
-from services.cli.common import Commands, command, runtime
+from services.cli.common import EXIT_USAGE, Commands, command, runtime
+from services.tools.showcase import EMPLOYER as SHOWCASE_EMPLOYER
+from services.tools.showcase import STORIES, showcase
 from services.tools.simulate import (
     DEFAULTS,
     WORKFORCE,
@@ -63,10 +65,15 @@ def register(commands: Commands) -> None:
     p = command(
         commands, "demo", cmd_demo,
         help="load demo cases and show what the ledger holds",
-        description="Import a fixed set of simulated cases (idempotent) and print an overview.",
-        examples=["ledger demo --cases 300"],
+        description="Import demo files whose present is today (idempotent on one day): one\n"
+        f"employer ({SHOWCASE_EMPLOYER}) with open files at every phase, deadlines due this\n"
+        "week and overdue, a second track, a wage sanction and a dispute with a\n"
+        "correction, beside --cases simulated cases of the last 130 weeks. `make run` loads\n"
+        "a new demo store each day (demo/ledger-DAY.db).",
+        examples=["ledger demo", "ledger demo --cases 300 --today 2026-12-01"],
     )  # fmt: skip
     p.add_argument("--cases", type=int, default=300)
+    p.add_argument("--today", type=date.fromisoformat, help="the demo's today (default today)")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -95,13 +102,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    lines = list(numbered(json.dumps(line) for line in simulate(args.cases, seed=2026)))
+    today = args.today or date.today()
+    if today > date.today():
+        print(f"ledger demo: --today {today} is to come: facts cannot be recorded in the future",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    population = simulate(args.cases, seed=today.toordinal(), start=today - timedelta(weeks=130),
+                          today=today - timedelta(days=1), employers=50)  # fmt: skip
+    files = [*showcase(today), *population]
+    lines = list(numbered(json.dumps(line) for line in files))
     with runtime() as rt:
         summary = import_lines(rt.ledger, lines)
         cases = [rt.ledger.get_case(case_id) for case_id in _case_ids(lines)]
         print(f"ledger: {rt.ledger.database_url}")
         print(f"demo import: {summary.appended:,} new events, {summary.duplicates:,} already there")
-        _overview(cases)
+        _overview(cases, today)
     return 0
 
 
@@ -109,8 +124,11 @@ def _case_ids(lines: Sequence[tuple[int, bytes | str]]) -> list[UUID]:
     return list(dict.fromkeys(UUID(json.loads(text)["case_id"]) for _, text in lines))
 
 
-def _overview(cases: Sequence[Case]) -> None:
-    today = date.today()
+def _overview(cases: Sequence[Case], today: date) -> None:
+    print(f"\nthe demo employer {SHOWCASE_EMPLOYER}, as of {today}:")
+    for story, case in zip(STORIES, cases, strict=False):
+        week = (today - case.current.first_sick_day).days // 7 + 1
+        print(f"  {case.id}  week {week:>3}  {story.title}")
     states = [case.state(as_of=today) for case in cases]
     by_status: dict[str, int] = {}
     for state in states:
@@ -120,3 +138,4 @@ def _overview(cases: Sequence[Case]) -> None:
     print(f"\nthe longest file ({len(longest.history)} events):\n")
     print(case_text(longest, today, None))
     print(f"\nnext: ledger case {longest.id} --json | ledger export --case {longest.id}")
+    print(f"      ledger deadlines --employer {SHOWCASE_EMPLOYER}  (the demo employer's deadlines)")
