@@ -53,6 +53,17 @@ IDEMPOTENCY = Table(
     key=("subject", "key"),
 )
 SERVICE_TABLES = (CASE_ACCESS, IDEMPOTENCY)
+# One row per reminder (or digest) of ``ledger signals``: claimed before it is sent, so
+# that a restart neither sends it again (``sent``) nor forgets it (``sending``, taken
+# over after a while: the worker that claimed it died).
+REMINDER = Table(
+    name="reminder",
+    columns=(("reminder_key", "text"), ("case_id", "text"), ("deadline", "text"),
+             ("due_on", "text"), ("kind", "text"), ("role", "text"), ("recipient", "text"),
+             ("status", "text"), ("claimed_at", "integer"), ("sent_at", "text"),
+             ("message_id", "text"), ("detail", "text")),
+    key=("reminder_key",),
+)
 # One row per job and time slot of ``ledger schedule``: the key refuses a second claim.
 SCHEDULED_RUN = Table(
     name="scheduled_run",

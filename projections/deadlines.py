@@ -233,3 +233,17 @@ def fact_from_row(row: Row) -> DeadlineFact:
         rule=row["rule"],
         rule_set=row["rule_set"],
     )
+
+
+def responsible_of(store: ReadModelStore, case_ids: list[UUID]) -> dict[UUID, Row]:
+    """The employer and the case manager of each case, as the view holds them."""
+    found: dict[UUID, Row] = {}
+    for start in range(0, len(case_ids), 500):
+        chunk = [str(c) for c in case_ids[start : start + 500]]
+        marks = ", ".join("?" * len(chunk))
+        for row in store.query(
+            "SELECT DISTINCT case_id, employer_id, case_manager_id FROM {deadline} "
+            f"WHERE case_id IN ({marks})", chunk,
+        ):  # fmt: skip
+            found[UUID(row["case_id"])] = row
+    return found

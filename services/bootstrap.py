@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from threading import Event
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from domain.access import MAX_TOKEN_HOURS, Principal
 from infra.config import database_url
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from services.workers.feed import Feed
     from services.workers.kafka_worker import KafkaWorker
     from services.workers.scheduler import Scheduler
+    from services.workers.signals import SignalSender
 
 
 log = logging.getLogger("ledger")
@@ -150,6 +151,12 @@ class Runtime:
         from services.workers.scheduler import Scheduler, parse_jobs
 
         return Scheduler(self, parse_jobs(jobs))
+
+    def signal_sender(self, **options: Any) -> SignalSender:
+        """``ledger signals``: reminders by e-mail (``services.workers.signals``)."""
+        from services.workers.signals import SignalSender
+
+        return SignalSender(self, **options)
 
     def follow(self, stop: Event, seconds: float) -> None:
         """Keep the read models current until ``stop`` is set: a run every ``seconds``,

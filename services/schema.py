@@ -24,7 +24,7 @@ from infra.keys import KEY_TABLES
 from infra.open_files import OPEN_FILE, backfill
 from infra.readmodel import ReadModelStore, Table, open_read_models
 from infra.revocations import REVOKED_TOKEN
-from infra.service_tables import CASE_ACCESS, IDEMPOTENCY, SCHEDULED_RUN
+from infra.service_tables import CASE_ACCESS, IDEMPOTENCY, REMINDER, SCHEDULED_RUN
 from projections.catalogue import all_projections
 from projections.set_aside import SET_ASIDE
 
@@ -49,6 +49,7 @@ TABLES: tuple[Table, ...] = (
     REVOKED_TOKEN,
     KAFKA_PARTITION,
     SCHEDULED_RUN,
+    REMINDER,
 )
 
 
@@ -94,7 +95,13 @@ def _create_scheduled_run(store: ReadModelStore) -> None:
     store.create_tables([SCHEDULED_RUN])
 
 
-LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN, KAFKA_PARTITION, SCHEDULED_RUN)
+def _create_reminder(store: ReadModelStore) -> None:
+    """Version 7 (issue 21): the reminders ``ledger signals`` claimed and sent."""
+    store.create_tables([REMINDER])
+
+
+LATER: tuple[Table, ...] = (SET_ASIDE, OPEN_FILE, REVOKED_TOKEN, KAFKA_PARTITION, SCHEDULED_RUN,
+                            REMINDER)  # fmt: skip
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create every table of the side store", _create_every_table),
     Migration(2, "create the set_aside table of the projection runner", _create_set_aside),
@@ -102,6 +109,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "create the revoked_token list of bearer tokens", _create_revoked_token),
     Migration(5, "create the kafka_partition ends of scale-out workers", _create_kafka_partition),
     Migration(6, "create the scheduled_run slots of ledger schedule", _create_scheduled_run),
+    Migration(7, "create the reminder outbox of ledger signals", _create_reminder),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -143,3 +143,36 @@ def test_without_a_token_the_page_asks_to_sign_in(
     assert response.status == 401
     assert "Sign in" in page.locator("h1").inner_text()
     page.close()
+
+
+def test_api_docs_render_with_the_network_off(
+    server: tuple[str, str, str], browser: object
+) -> None:
+    """Swagger UI and ReDoc with every request off this server refused, as on a machine
+    without internet (issue 21: /docs was a blank page, its assets came from a CDN)."""
+    from playwright.sync_api import Browser, Route
+
+    assert isinstance(browser, Browser)
+    base = server[0]
+    context = browser.new_context()
+    refused: list[str] = []
+
+    def offline(route: Route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", offline)
+    page = context.new_page()
+    page.goto(f"{base}/docs")
+    title = page.locator(".swagger-ui .info .title")
+    title.wait_for(timeout=15000)
+    assert "Re-integration ledger" in title.inner_text()
+    assert page.locator(".opblock-tag").count() >= 3  # the routes' groups are listed
+    page.screenshot(path=str(ARTIFACTS / "docs-offline.png"), full_page=False)
+    page.goto(f"{base}/redoc")
+    page.locator("h1", has_text="Re-integration ledger").first.wait_for(timeout=15000)
+    assert refused == []
+    context.close()

@@ -4,6 +4,7 @@ log, one JSON object per line, with a request id and no token or employee id."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.kafka import KafkaSettings
+from services.application.importer import import_lines, numbered
+from services.application.ledger import Ledger
 from services.tools.simulate import simulate
 from tests.api_support import ADMIN, api, auth, event, report
-from tests.processes import Server, environment, token
+from tests.processes import Process, Server, environment, token
 from tests.tansu import Broker
 
 
@@ -116,3 +119,23 @@ def test_a_served_request_logs_json_with_its_id_and_no_secret(tmp_path: Path) ->
     everything = log.read_text()
     for secret_text in (secret, "EMP-SECRET-77", "forged.token.x"):
         assert secret_text not in everything
+
+
+def test_the_feed_logs_json_and_no_kafka_chatter(tmp_path: Path, broker: Broker) -> None:
+    """The feed used to write about 2,400 kafka-python INFO lines in 80 s."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    env = environment(url, LEDGER_KAFKA_BOOTSTRAP=broker.bootstrap,
+                      LEDGER_FEED_TOPIC="quiet-cases", LEDGER_PSEUDONYM_KEY="k" * 32)  # fmt: skip
+    with Ledger(url) as ledger:
+        import_lines(ledger, numbered([json.dumps(line) for line in simulate(5, seed=6)]))
+    log = tmp_path / "feed.log"
+    feed = Process(["feed", "--follow"], env, log).start()
+    try:
+        time.sleep(6)  # connect, publish, a few idle polls
+    finally:
+        feed.stop()
+    logged = [json.loads(t) for t in log.read_text().splitlines() if t.startswith("{")]
+    assert not [line for line in logged if line["logger"].startswith("kafka")
+                and line["level"] == "INFO"]  # fmt: skip
+    others = [t for t in log.read_text().splitlines() if t.strip() and not t.startswith("{")]
+    assert others == [f"feeding quiet-cases at {broker.bootstrap}; Ctrl-C stops"]

@@ -46,7 +46,7 @@ def test_a_slot_runs_once_across_restarts(database_url: str) -> None:
     with bootstrap(database_url=database_url) as rt:
         first = Scheduler(rt, jobs, AMSTERDAM, clock)
         ran = first.tick()
-        assert {r["job"] for r in ran} == {"checkpoint", "retention"}
+        assert {r["job"] for r in ran} == {"checkpoint", "retention", "signals"}
         assert all(r["outcome"] == "done" for r in ran), ran
         assert first.tick() == []  # same slots
         restarted = Scheduler(rt, jobs, AMSTERDAM, clock)  # a new process, same store
@@ -54,10 +54,10 @@ def test_a_slot_runs_once_across_restarts(database_url: str) -> None:
         clock.at += timedelta(seconds=300)
         assert [r["job"] for r in restarted.tick()] == ["checkpoint"]
         clock.at += timedelta(hours=30)  # down for a day and more: the latest slot, once
-        assert sorted(r["job"] for r in restarted.tick()) == ["checkpoint", "retention"]
+        assert sorted(r["job"] for r in restarted.tick()) == ["checkpoint", "retention", "signals"]
         runs = restarted.recent(50)
-    assert len(runs) == 5
-    assert len({(r["job"], r["slot"]) for r in runs}) == 5
+    assert len(runs) == 7
+    assert len({(r["job"], r["slot"]) for r in runs}) == 7
 
 
 def test_two_schedulers_run_each_slot_once(postgres_schema_url: str) -> None:
@@ -85,7 +85,8 @@ def test_schedule_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     assert main(["schedule", "--once", "--json"]) == 0
-    assert {r["job"] for r in json.loads(capsys.readouterr().out)} == {"checkpoint", "retention"}
+    ran = {r["job"] for r in json.loads(capsys.readouterr().out)}
+    assert ran == {"checkpoint", "retention", "signals"}
     assert main(["schedule", "--status"]) == 0
     assert "checkpoint" in capsys.readouterr().out
     assert main(["schedule", "--job", "checkpoint=hourly"]) == 2

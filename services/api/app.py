@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api import pages, problems, routes
+from services.api import docs, pages, problems, routes
 from services.api.context import ApiContext
 from services.api.headers import SecurityHeaders
 from services.api.limits import BodyLimit
@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served with local assets (services/api/docs.py)
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.add_middleware(
@@ -52,4 +54,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(routes.router)
     app.include_router(pages.router)
+    docs.install(app)
     return app

@@ -3,9 +3,9 @@
 No response may be cached (``no-store``: a shared computer's browser cache, a proxy), be
 framed by another site (clickjacking), be sniffed as another type, or leak its URL as a
 referrer. The pages load nothing from elsewhere and run no script, so their policy is
-strict; Swagger UI and ReDoc (``/docs``, ``/redoc``) load their assets from a CDN until
-the app serves them itself (issue 21), so they get the same headers but a policy that
-allows that CDN.
+strict; Swagger UI and ReDoc (``/docs``, ``/redoc``) run scripts, all served by the app
+itself (``services/api/docs.py``), so their policy allows scripts from this origin and
+nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ PAGE_POLICY = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 DOCS_POLICY = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "font-src https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 DOCS = ("/docs", "/redoc")

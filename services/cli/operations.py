@@ -7,11 +7,20 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from services.bootstrap import configure_logging, heartbeat_age
-from services.cli.common import Commands, add_json, command, print_json, runtime, stop_on_signals
+from services.cli.common import (
+    EXIT_USAGE,
+    Commands,
+    add_json,
+    command,
+    print_json,
+    runtime,
+    stop_on_signals,
+)
 
 EXIT_UNHEALTHY = 1
 
@@ -19,20 +28,42 @@ EXIT_UNHEALTHY = 1
 def register(commands: Commands) -> None:
     p = command(
         commands, "schedule", cmd_schedule,
-        help="run the periodic jobs (checkpoints, retention) at their times",
+        help="run the periodic jobs (checkpoints, retention, reminders) at their times",
         description="Run each job at its times: every:SECONDS, or daily:HH:MM in\n"
         "LEDGER_TIMEZONE (default Europe/Amsterdam). Defaults: checkpoint=every:300,\n"
-        "retention=daily:02:30 (erases the files whose retention period ended). Each time\n"
+        "retention=daily:02:30 (erases the files whose retention period ended),\n"
+        "signals=every:900 (ledger signals --once). Each time\n"
         "slot is claimed in the store before it runs: a restart or a second scheduler\n"
         "never runs it twice; after a pause the latest missed slot runs once.",
         examples=["ledger schedule", "ledger schedule --job checkpoint=every:60",
                   "ledger schedule --once --json", "ledger schedule --status"],
     )  # fmt: skip
     p.add_argument("--job", action="append", default=[], metavar="NAME=TIMING",
-                   help="a job's timing (checkpoint, retention)")  # fmt: skip
+                   help="a job's timing (checkpoint, retention, signals)")  # fmt: skip
     p.add_argument("--once", action="store_true", help="run what is due now, then stop")
     p.add_argument("--status", action="store_true", help="show the latest runs, run nothing")
     p.add_argument("--tick", type=float, default=5.0, help="seconds between looks (default 5)")
+    add_json(p)
+
+    p = command(
+        commands, "signals", cmd_signals,
+        help="send reminders before deadlines and when overdue (e-mail, webhook)",
+        description="Remind each responsible party of a deadline (domain/signals.py: who, and\n"
+        "how many days before) and again once it is overdue, and send each case manager a\n"
+        "daily digest. E-mail over SMTP (LEDGER_SMTP=host:port, LEDGER_SMTP_FROM), a JSON\n"
+        "webhook when LEDGER_SIGNALS_WEBHOOK is set; addresses from LEDGER_SIGNALS_CONTACTS\n"
+        "(JSON: \"case_manager:cm-1\": \"...\", \"employer:ER00001\": \"...\"). Every reminder is\n"
+        "recorded: a restart sends none again and forgets none. No reminder names the\n"
+        "employee or holds medical data. `ledger schedule` runs it too (job signals).",
+        examples=["LEDGER_SMTP=127.0.0.1:25 ledger signals --once",
+                  "ledger signals --every 300", "ledger signals --status --json"],
+    )  # fmt: skip
+    p.add_argument("--once", action="store_true", help="send what is due now, then stop")
+    p.add_argument("--every", type=float, default=300.0, help="seconds between rounds")
+    p.add_argument("--on", type=date.fromisoformat, help="--once as on this day (default today)")
+    p.add_argument("--status", action="store_true", help="list the latest reminders")
+    p.add_argument("--takeover", type=float, default=60.0, metavar="SECONDS",
+                   help="take over a reminder a dead worker claimed after this long")  # fmt: skip
     add_json(p)
 
     p = command(
@@ -66,6 +97,42 @@ def cmd_schedule(args: argparse.Namespace) -> int:
               flush=True)  # fmt: skip
         scheduler.run(stop_on_signals(), args.tick)
     return 0
+
+
+def cmd_signals(args: argparse.Namespace) -> int:
+    with runtime() as rt:
+        sender = rt.signal_sender(takeover_seconds=args.takeover)
+        if args.status:
+            rows = sender.recent()
+            if args.json:
+                print_json(rows)
+            for row in [] if args.json else rows:
+                print(f"{row['sent_at'] or '-':25}  {row['status']:10}  {row['reminder_key']}")
+            return 0
+        if not sender.mail.smtp:
+            print("ledger signals: no mail server: set LEDGER_SMTP=host:port (and "
+                  "LEDGER_SIGNALS_CONTACTS, the addresses)", file=sys.stderr)  # fmt: skip
+            return EXIT_USAGE
+        if args.once:
+            outcomes = sender.run_once(args.on)
+            _print_outcomes(outcomes, as_json=args.json)
+            return 0
+        configure_logging()
+        print(f"ledger signals: a round every {args.every:g}s; Ctrl-C stops", file=sys.stderr,
+              flush=True)  # fmt: skip
+        sender.follow(stop_on_signals(), args.every,
+                      lambda found: _print_outcomes(found, as_json=True))  # fmt: skip
+    return 0
+
+
+def _print_outcomes(outcomes: list[Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([vars(o) for o in outcomes if o.status != "skipped"]), flush=True)
+        return
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due")
 
 
 def _print_runs(runs: list[dict[str, Any]], *, as_json: bool) -> None:

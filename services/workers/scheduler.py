@@ -77,11 +77,23 @@ def run_retention(rt: Runtime, on: date) -> str:
     return f"{len(erased)} files erased of {len(due)} due"
 
 
+def run_signals(rt: Runtime, on: date) -> str:
+    sender = rt.signal_sender()
+    if not sender.mail.smtp:
+        return "not configured: set LEDGER_SMTP=host:port to send reminders"
+    outcomes = sender.run_once(on)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
+
+
 JOBS: dict[str, Callable[[Runtime, date], str]] = {
     "checkpoint": run_checkpoint,
     "retention": run_retention,
+    "signals": run_signals,
 }
-DEFAULT_TIMINGS = {"checkpoint": "every:300", "retention": "daily:02:30"}
+DEFAULT_TIMINGS = {"checkpoint": "every:300", "retention": "daily:02:30", "signals": "every:900"}
 
 
 def parse_jobs(specs: list[str]) -> dict[str, Timing]:
