@@ -45,9 +45,9 @@ lint: install ## ruff
 typecheck: install ## mypy (strict)
 	$(BIN)/mypy domain projections services infra tests bench
 
-browser: ## Debian's chromium (browser tests) and kcat (feed tests): apt-get, root or sudo
-	@test -x $(CHROMIUM) -a -x /usr/bin/kcat || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium kcat >/dev/null; }
+browser: ## Debian's chromium (browser tests), kcat (feed tests), poppler-utils (PDF tests): apt-get, root or sudo
+	@test -x $(CHROMIUM) -a -x /usr/bin/kcat -a -x /usr/bin/pdftoppm || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium kcat poppler-utils >/dev/null; }
 
 unit: install services browser ## pytest only
 	$(BIN)/pytest -q

@@ -10,10 +10,13 @@ import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
+from domain.access import Principal, Role
+from services.api.auth import issue_token
 from tests.api_support import free_port, wait_ready
 from tests.factories import import_via_cli, line, report
 
@@ -22,6 +25,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]  # fmt: skip
 EMPLOYER = "ER-BROWSER"
+JWT_KEY = "browser-test-key-long-enough-for-hs256-0123"
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
         pytest.skip(message)
     folder = tmp_path_factory.mktemp("browser")
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{folder / 'ledger.db'}",
-           "LEDGER_JWT_KEY": "browser-test-key-long-enough-for-hs256-0123"}  # fmt: skip
+           "LEDGER_JWT_KEY": JWT_KEY}  # fmt: skip
     case_id = str(uuid4())
     first = date.today() - timedelta(days=60)
     lines = [
@@ -176,3 +180,34 @@ def test_api_docs_render_with_the_network_off(
     page.locator("h1", has_text="Re-integration ledger").first.wait_for(timeout=15000)
     assert refused == []
     context.close()
+
+
+def sign_in_with_token(page: Any, base: str, principal: Principal) -> None:
+    """The sign-in form with a token (the server's one-time link signs in once only)."""
+    page.goto(f"{base}/ui/login")
+    page.fill("#token", issue_token(principal, JWT_KEY))
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_the_review_pack_opens_from_the_case_page_and_fits_a_phone(
+    server: tuple[str, str, str], browser: object
+) -> None:
+    from playwright.sync_api import Browser
+
+    assert isinstance(browser, Browser)
+    base, _, case_id = server
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in_with_token(page, base, Principal("uwv-1", Role.UWV_REVIEWER))
+    page.goto(f"{base}/ui/cases/{case_id}")
+    page.locator("#review-pack a", has_text="read").click()
+    page.wait_for_url(f"**/ui/cases/{case_id}/review-pack**")
+    assert "1. Are all documents present?" in page.locator("body").inner_text()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"the review pack scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=str(ARTIFACTS / "review-pack-phone.png"), full_page=True)
+    with page.expect_download() as download:
+        page.goto(f"{base}/ui/cases/{case_id}")
+        page.locator("#review-pack a", has_text="PDF").click()
+    assert download.value.suggested_filename.startswith(f"review-pack-{case_id[:8]}-")
+    page.close()

@@ -96,7 +96,7 @@ def test_a_missing_first_year_evaluation_is_named_exactly(
     assert review["missing_documents"] == ["first_year_evaluation"]
     (check,) = [d for d in review["documents"] if d["document"] == "first_year_evaluation"]
     assert check["note"] == f"MISSING: was due {CLOCK.end_of_week(52).isoformat()}"
-    assert "Missing: first_year_evaluation." in html
+    assert "Missing: first year evaluation." in html  # in words (issue 21)
     assert "missing documents: first_year_evaluation" in capsys.readouterr().out
 
 

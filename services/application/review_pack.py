@@ -4,6 +4,7 @@ with the proof bundle that ties every event in it to a signed checkpoint."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,10 @@ def review_pack(ledger: Ledger, store: ReadModelStore, case_id: Any, on: date) -
         proof = audit.case_bundle(case.id)
         proof_note = (
             f"events up to checkpoint {proof['checkpoint']['seq']} are proven; check with "
-            "services/verify_bundle.py --public-key <the ledger's public key>"
+            "services/tools/verify_bundle.py --public-key <the ledger's public key>"
         )
-    except LookupError as missing:
-        proof_note = f"{missing}: run `ledger checkpoint` first"
+    except LookupError:
+        proof_note = "no signed checkpoint covers this file yet: run `ledger checkpoint`"
     except ValueError:
         proof_note = "the audit log is damaged: run `ledger verify`"
     return {
@@ -62,15 +63,112 @@ def review_pack_for(
         return review_pack(ctx.ledger, ctx.store, case_id, on)
 
 
+UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# the reviewer's order (rules reference s4): documents, result, then what UWV and the
+# second track did, disputes, sanctions, and what was corrected
+SECTIONS = (
+    ("result", "Result", "resultaat"),
+    ("uwv", "UWV", "meldingen en aanvragen"),
+    ("second_track", "Second track", "tweede spoor"),
+    ("expert_opinions", "Expert opinions", "deskundigenoordelen"),
+    ("sanctions_and_suspensions", "Sanctions and suspensions", "sancties en opschortingen"),
+    ("corrections", "Corrections", "correcties"),
+)
+
+
+def words(name: str) -> str:
+    """A code name as words: ``UWVNotified``, ``plan_of_approach`` -> ``UWV notified``,
+    ``plan of approach`` (acronyms kept, the first letter as it was)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
+    parts = spaced.replace("_", " ").split(" ")
+    text = " ".join(p if len(p) > 1 and p.isupper() else p.lower() for p in parts)
+    return text[:1].upper() + text[1:] if name[:1].isupper() else text
+
+
+def short_reference(case_id: str) -> str:
+    return case_id[:8]
+
+
+def readable(pack: dict[str, Any]) -> dict[str, Any]:
+    """The pack as a reviewer reads it: labels in words, values in words, events that
+    other events name by their type and day, no ids but the short case reference."""
+    review_ = pack["review"]
+    sections = [
+        {"key": key, "title": title, "dutch": dutch,
+         "facts": [_readable_fact(f) for f in review_[key]]}
+        for key, title, dutch in SECTIONS
+    ]  # fmt: skip
+    return {
+        "reference": short_reference(pack["case_id"]),
+        "employer_id": pack["employer_id"],
+        "first_sick_day": pack["first_sick_day"],
+        "status": words(pack["status"]),
+        "phase": words(pack["phase"]),
+        "on": review_["on"],
+        "documents_complete": review_["documents_complete"],
+        "missing": [words(d) for d in review_["missing_documents"]],
+        "documents": [{**d, "document": words(d["document"]), "note": _text(d["note"])}
+                      for d in review_["documents"]],
+        "findings": [_text(f) for f in review_["findings"]],
+        "sections": sections,
+        "proof_note": pack["proof_note"],
+        "proven": pack["proof"] is not None,
+    }
+
+
+ROLES = {"uwv": "UWV", "uwv_reviewer": "UWV reviewer"}
+
+
+def _readable_fact(fact: dict[str, Any]) -> dict[str, Any]:
+    role, _, who = fact["recorded_by"].partition(":")
+    by = ROLES.get(role, words(role))
+    return {
+        "occurred_on": fact["occurred_on"],
+        "what": words(fact["type"]),
+        "by": by if who.lower() in (role, by.lower()) else f"{by} {who}",
+        "details": [(words(k), _value(v)) for k, v in fact["data"].items()
+                    if v not in (None, "", [], {})],
+    }
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{words(k)}: {_value(v)}" for k, v in value.items())
+    text = str(value)
+    if UUID_TEXT.match(text):
+        return "an earlier event of this file"
+    return words(text) if re.fullmatch(r"[a-z]+(_[a-z0-9]+)+", text) else text
+
+
+def _text(text: str) -> str:
+    """A sentence whose code names (``plan_of_approach``, ``CurrentOpinionIssued``) are
+    put in words."""
+    snake = re.sub(r"\b[a-z]+(?:_[a-z0-9]+)+\b", lambda m: words(m.group(0)), text)
+    return re.sub(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)+\b", lambda m: words(m.group(0)), snake)
+
+
 def render_html(pack: dict[str, Any]) -> str:
-    return _html.get_template("review_pack.html").render(pack=pack)
+    return _html.get_template("review_pack.html").render(pack=readable(pack))
+
+
+def render_pdf(pack: dict[str, Any]) -> bytes:
+    """The pack as the PDF a reviewer files (WeasyPrint, from the same HTML)."""
+    from weasyprint import HTML  # imported when asked: it loads Pango
+
+    pdf: bytes = HTML(string=render_html(pack)).write_pdf()
+    return pdf
 
 
 def write_pack(pack: dict[str, Any], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "review-pack.json", folder / "review-pack.html"]
+    written = [folder / "review-pack.json", folder / "review-pack.html", folder / "review-pack.pdf"]
     written[0].write_text(json.dumps(pack, indent=2))
     written[1].write_text(render_html(pack))
+    written[2].write_bytes(render_pdf(pack))
     if pack["proof"] is not None:
         written.append(folder / "proof.json")
         written[-1].write_text(json.dumps(pack["proof"], indent=2))

@@ -1,0 +1,57 @@
+"""The review pack in the browser, with the page session: the HTML a reviewer reads (on a
+phone too), the PDF they file, and the proof bundle that comes with it."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from services.api.pages import _caller, _ctx, _login_page, _refused
+from services.application.errors import ApplicationError, UnknownCaseError, UnreadableFileError
+from services.application.review_pack import render_html, render_pdf, review_pack_for
+
+router = APIRouter(include_in_schema=False)
+REFUSALS = (ApplicationError, UnknownCaseError, UnreadableFileError)
+
+
+def _pack(request: Request, case_id: UUID, on: date | None) -> dict[str, object] | Response:
+    caller = _caller(request)
+    if caller is None:
+        return _login_page(request, "sign in to see the review pack")
+    try:
+        return review_pack_for(_ctx(request), caller, case_id, on or date.today())
+    except REFUSALS as refused:
+        return _refused(request, refused)
+
+
+@router.get("/ui/cases/{case_id}/review-pack", response_class=HTMLResponse)
+def review_pack_page(case_id: UUID, request: Request, on: date | None = None) -> Response:
+    pack = _pack(request, case_id, on)
+    return pack if isinstance(pack, Response) else HTMLResponse(render_html(pack))
+
+
+@router.get("/ui/cases/{case_id}/review-pack.pdf")
+def review_pack_pdf(case_id: UUID, request: Request, on: date | None = None) -> Response:
+    pack = _pack(request, case_id, on)
+    if isinstance(pack, Response):
+        return pack
+    name = f"review-pack-{str(case_id)[:8]}-{pack['review']['on']}.pdf"  # type: ignore[index]
+    return Response(render_pdf(pack), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+@router.get("/ui/cases/{case_id}/proof.json")
+def proof_bundle(case_id: UUID, request: Request, on: date | None = None) -> Response:
+    """The proof bundle (verify it with services/tools/verify_bundle.py)."""
+    pack = _pack(request, case_id, on)
+    if isinstance(pack, Response):
+        return pack
+    if pack["proof"] is None:
+        return HTMLResponse(f"<p>{pack['proof_note']}</p>", status_code=409)
+    return Response(json.dumps(pack["proof"], indent=2), media_type="application/json",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="proof-{str(case_id)[:8]}.json"'})  # fmt: skip
