@@ -188,3 +188,8 @@ def json_schema() -> dict[str, Any]:
         f"Schema version {SCHEMA_VERSION}."
     )
     return schema
+
+
+def data_schema(event_type: str) -> dict[str, Any]:
+    """The JSON Schema of an event type's data (what forms are drawn from)."""
+    return _data_model(CATALOGUE[event_type]).model_json_schema()

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api import docs, pages, problems, review_pages, routes
+from services.api import docs, pages, problems, record_pages, review_pages, routes
 from services.api.context import ApiContext
 from services.api.headers import SecurityHeaders
 from services.api.limits import BodyLimit
@@ -55,5 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(pages.router)
     app.include_router(review_pages.router)
+    app.include_router(record_pages.router)
     docs.install(app)
     return app

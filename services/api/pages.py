@@ -20,7 +20,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from domain import events as ev
-from domain.access import READS_CASES, Principal, Role, default_employer, suppress_below
+from domain.access import (
+    READS_CASES,
+    RECORDS,
+    Principal,
+    Role,
+    default_employer,
+    suppress_below,
+)
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
 from services.api.auth import TokenError, issue_token
@@ -80,7 +87,8 @@ def _caller(request: Request) -> Principal | None:
 
 
 def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    values.setdefault("caller", _caller(request))
+    caller = values.setdefault("caller", _caller(request))
+    values["may_report"] = caller is not None and ev.SicknessReported in RECORDS[caller.role]
     return templates.TemplateResponse(request, name, values, status_code=status)
 
 
@@ -268,7 +276,8 @@ def week_bar(state: CaseState, deadlines: list[Deadline], day: date) -> WeekBar:
 
 
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse)
-def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLResponse:
+def case_page(case_id: UUID, request: Request, on: date | None = None,
+              recorded: str = "") -> HTMLResponse:  # fmt: skip
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in to see a case")
@@ -287,8 +296,9 @@ def case_page(case_id: UUID, request: Request, on: date | None = None) -> HTMLRe
     for row in timeline:
         row["term"] = event_term(row["type"])
     return _page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),
-                 deadlines=deadlines, bar=bar, timeline=timeline,
-                 terms=DEADLINE_TERMS, day=day)  # fmt: skip
+                 deadlines=deadlines, bar=bar, timeline=timeline, terms=DEADLINE_TERMS,
+                 day=day, recorded=recorded[:80],
+                 may_record=bool(RECORDS[caller.role]))  # fmt: skip
 
 
 def _refused(request: Request, error: Exception) -> HTMLResponse:

@@ -18,6 +18,7 @@ from infra.audit import AuditLog
 from infra.readmodel import ReadModelStore
 from services.application.case_views import NotYetBegunError, computable, computing
 from services.application.context import Context
+from services.application.labels import words
 from services.application.ledger import Ledger
 from services.application.queries import readable_case
 
@@ -74,15 +75,6 @@ SECTIONS = (
     ("sanctions_and_suspensions", "Sanctions and suspensions", "sancties en opschortingen"),
     ("corrections", "Corrections", "correcties"),
 )
-
-
-def words(name: str) -> str:
-    """A code name as words: ``UWVNotified``, ``plan_of_approach`` -> ``UWV notified``,
-    ``plan of approach`` (acronyms kept, the first letter as it was)."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", name)
-    parts = spaced.replace("_", " ").split(" ")
-    text = " ".join(p if len(p) > 1 and p.isupper() else p.lower() for p in parts)
-    return text[:1].upper() + text[1:] if name[:1].isupper() else text
 
 
 def short_reference(case_id: str) -> str:
