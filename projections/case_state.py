@@ -186,3 +186,43 @@ def retention_rows(store: ReadModelStore) -> list[Row]:
         "SELECT case_id, subject_id, status, reintegration_ended_on, legal_hold, erased_on "
         "FROM {case_state} WHERE subject_id IS NOT NULL ORDER BY subject_id, case_id"
     )
+
+
+CASE_LIST_COLUMNS = ("case_id", "employer_id", "case_manager_id", "status", "phase",
+                     "first_sick_day", "next_deadline", "next_due_on", "last_event_on")  # fmt: skip
+
+
+def search_cases(store: ReadModelStore, *, employers: frozenset[str] | None,
+                 employer: str | None, case_manager: str | None, status: str | None,
+                 reference: str | None, limit: int = 200) -> list[Row]:  # fmt: skip
+    """Files by employer (within ``employers`` when given), case manager, status and
+    short reference (the first characters of the case id), soonest next deadline first."""
+    conditions: list[str] = ["erased_on IS NULL"]
+    values: list[Any] = []
+    if employers is not None:
+        conditions.append(f"employer_id IN ({', '.join('?' * len(employers))})")
+        values.extend(sorted(employers))
+    for column, value in (("employer_id", employer), ("case_manager_id", case_manager),
+                          ("status", status)):  # fmt: skip
+        if value:
+            conditions.append(f"{column} = ?")
+            values.append(value)
+    if reference:
+        conditions.append("substr(case_id, 1, ?) = ?")
+        values.extend([len(reference), reference.lower()])
+    sql = (f"SELECT {', '.join(CASE_LIST_COLUMNS)} FROM {{case_state}} "
+           f"WHERE {' AND '.join(conditions)} "
+           "ORDER BY (next_due_on IS NULL), next_due_on, case_id LIMIT ?")  # fmt: skip
+    return store.query(sql, [*values, limit])
+
+
+def status_counts(store: ReadModelStore, employers: frozenset[str] | None) -> dict[str, int]:
+    """How many files there are per status (within ``employers`` when given)."""
+    where, values = "erased_on IS NULL", list[Any]()
+    if employers is not None:
+        where += f" AND employer_id IN ({', '.join('?' * len(employers))})"
+        values = sorted(employers)
+    rows = store.query(
+        f"SELECT status, COUNT(*) AS n FROM {{case_state}} WHERE {where} GROUP BY status", values
+    )
+    return {str(r["status"]): int(r["n"]) for r in rows}

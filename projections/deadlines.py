@@ -247,3 +247,18 @@ def responsible_of(store: ReadModelStore, case_ids: list[UUID]) -> dict[UUID, Ro
         ):  # fmt: skip
             found[UUID(row["case_id"])] = row
     return found
+
+
+def overdue_by_employer(store: ReadModelStore, on: date, employers: frozenset[str] | None,
+                        limit: int = 20) -> list[Row]:  # fmt: skip
+    """The employers with the most files that have an overdue deadline on ``on``."""
+    condition = _STATUS_FILTERS[DeadlineStatus.OVERDUE].replace("{on}", "?")
+    values: list[Any] = [on.isoformat()]
+    if employers is not None:
+        condition += f" AND employer_id IN ({', '.join('?' * len(employers))})"
+        values.extend(sorted(employers))
+    return store.query(
+        f"SELECT employer_id, COUNT(DISTINCT case_id) AS files FROM {{deadline}} "
+        f"WHERE {condition} GROUP BY employer_id ORDER BY files DESC, employer_id LIMIT ?",
+        [*values, limit],
+    )

@@ -7,9 +7,6 @@ Screenshots at desktop and phone width go to test-artifacts/."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -18,8 +15,8 @@ import pytest
 
 from domain.access import Principal, Role
 from services.api.auth import issue_token
-from tests.api_support import free_port, wait_ready
-from tests.test_browser import ARTIFACTS, CHROMIUM
+from tests.browser_support import served
+from tests.test_browser import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 JWT_KEY = "recording-browser-test-key-long-enough-0123456789"
@@ -35,26 +32,8 @@ DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    folder = tmp_path_factory.mktemp("forms")
-    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{folder / 'ledger.db'}",
-           "LEDGER_JWT_KEY": JWT_KEY,
-           "LEDGER_MASTER_KEY_FILE": str(folder / "master.key")}  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_ready(f"http://127.0.0.1:{port}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+    with served(tmp_path_factory.mktemp("forms"), JWT_KEY) as url:
+        yield url
 
 
 

@@ -7,7 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.api import docs, pages, problems, record_pages, review_pages, routes
+from services.api import (
+    case_list_pages,
+    docs,
+    pages,
+    problems,
+    record_pages,
+    review_pages,
+    routes,
+)
 from services.api.context import ApiContext
 from services.api.headers import SecurityHeaders
 from services.api.limits import BodyLimit
@@ -56,5 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(review_pages.router)
     app.include_router(record_pages.router)
+    app.include_router(case_list_pages.router)
     docs.install(app)
     return app

@@ -32,6 +32,7 @@ from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
 from services.api.auth import TokenError, issue_token
 from services.api.context import ApiContext
+from services.api.locale import day_formatter
 from services.api.problems import problem_for
 from services.api.routes import COOKIE
 from services.application import queries
@@ -89,6 +90,9 @@ def _caller(request: Request) -> Principal | None:
 def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     caller = values.setdefault("caller", _caller(request))
     values["may_report"] = caller is not None and ev.SicknessReported in RECORDS[caller.role]
+    values["may_list"] = caller is not None and caller.role in READS_CASES
+    values["fmt"] = day_formatter(request.headers.get("accept-language", ""))
+    values["ref"] = lambda case_id: str(case_id)[:8]
     return templates.TemplateResponse(request, name, values, status_code=status)
 
 
@@ -189,8 +193,14 @@ def dashboard(
     day = on or date.today()
     employer = default_employer(caller, employer)
     if employer is None and case_manager is None:
-        return _page(request, "dashboard.html", choose=_employers(request, caller), day=day,
-                     rows=[], counts={}, filters={})  # fmt: skip
+        ctx = _ctx(request)
+        ctx.catch_up()
+        try:
+            found = queries.overview(ctx, caller, day)
+        except Forbidden as refused:
+            return _refused(request, refused)
+        return _page(request, "dashboard.html", overview=found, day=day, rows=[], counts={},
+                     filters={})  # fmt: skip
     wanted = DeadlineStatus(status) if status in STATUS_ORDER else None
     rows = _deadline_rows(request, caller, employer, case_manager, day, due_before, history)
     counts = {s: sum(1 for r in rows if r.deadline.status.value == s) for s in STATUS_ORDER}
@@ -200,7 +210,7 @@ def dashboard(
     filters = {"employer": employer, "case_manager": case_manager, "status": status,
                "due_before": due_before, "on": on, "history": history}  # fmt: skip
     return _page(request, "dashboard.html", rows=shown, counts=counts, day=day, filters=filters,
-                 terms=DEADLINE_TERMS, choose=[])  # fmt: skip
+                 terms=DEADLINE_TERMS, overview=None)  # fmt: skip
 
 
 def _own_files_page(request: Request, caller: Principal) -> HTMLResponse:
@@ -228,10 +238,6 @@ def _deadline_rows(
     wanted = queries.DeadlineList(on=day, employer_id=employer, case_manager_id=case_manager,
                                   due_before=due_before, history=history)  # fmt: skip
     return queries.list_deadlines(_ctx(request), caller, wanted)
-
-
-def _employers(request: Request, caller: Principal) -> list[str]:
-    return queries.employers_served(_ctx(request), caller)
 
 
 @dataclass(frozen=True)

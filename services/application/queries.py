@@ -29,8 +29,8 @@ from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.interchange import dumps_line
 from infra.kafka import feed_status
 from infra.service_tables import access_log, record_access
-from projections.case_state import employer_ids
-from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines
+from projections.case_state import employer_ids, search_cases, status_counts
+from projections.deadlines import CaseDeadline, DeadlineQuery, find_deadlines, overdue_by_employer
 from projections.runner import ReadModelRunner
 from services.application import read_models
 from services.application.case_views import Medical, computable, computing, deadline_replay
@@ -210,3 +210,31 @@ def readiness_details(
     models set aside (named as ``ledger project --status`` names them)."""
     held = {name: len(rows) for name, rows in runner.set_aside().items() if rows}
     return Readiness(head, behind, feed_status(ctx.store), held)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    employer: str | None = None
+    case_manager: str | None = None
+    status: str | None = None
+    reference: str | None = None
+
+
+def list_cases(ctx: Context, principal: Principal, wanted: CaseFilter) -> list[dict[str, Any]]:
+    """The files ``principal`` may read that match ``wanted`` (rules reference s5: an
+    employer's token only its own; analysts none)."""
+    if principal.role not in READS_CASES:
+        raise Forbidden("this role reads no case list: statistics only", S5)
+    if wanted.employer is not None and not principal.serves(wanted.employer):
+        return []  # as if there were none: no oracle of another employer's files
+    return search_cases(ctx.store, employers=principal.employers, employer=wanted.employer,
+                        case_manager=wanted.case_manager, status=wanted.status,
+                        reference=wanted.reference)  # fmt: skip
+
+
+def overview(ctx: Context, principal: Principal, on: date) -> dict[str, Any]:
+    """A role's first screen: its files by status, and the employers with overdue work."""
+    if principal.role not in READS_CASES:
+        raise Forbidden("this role reads no case list: statistics only", S5)
+    return {"files": status_counts(ctx.store, principal.employers),
+            "overdue": overdue_by_employer(ctx.store, on, principal.employers)}  # fmt: skip
