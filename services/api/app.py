@@ -15,6 +15,7 @@ from services.api import (
     record_pages,
     review_pages,
     routes,
+    statistics_pages,
 )
 from services.api.context import ApiContext
 from services.api.headers import SecurityHeaders
@@ -65,5 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(review_pages.router)
     app.include_router(record_pages.router)
     app.include_router(case_list_pages.router)
+    app.include_router(statistics_pages.router)
     docs.install(app)
     return app

@@ -26,7 +26,6 @@ from domain.access import (
     Principal,
     Role,
     default_employer,
-    suppress_below,
 )
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
@@ -44,7 +43,6 @@ from services.application.errors import (
     UnknownCaseError,
     UnreadableFileError,
 )
-from services.application.stats_views import statistics
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -314,48 +312,3 @@ def _refused(request: Request, error: Exception) -> HTMLResponse:
 
 
 
-@router.get("/ui/statistics", response_class=HTMLResponse)
-def statistics_page(request: Request, on: date | None = None) -> HTMLResponse:
-    caller = _caller(request)
-    if caller is None:
-        return _login_page(request, "sign in to see statistics")
-    ctx, day = _ctx(request), on or date.today()
-    try:
-        second = statistics(ctx, caller, "second-track", day, by=["band"])
-    except Forbidden as refused:
-        return _refused(request, refused)
-    return _page(
-        request,
-        "statistics.html",
-        day=day,
-        second=second,
-        bars=_outcome_bars(second),
-        sanctions=statistics(ctx, caller, "sanctions", day),
-        deadlines=statistics(ctx, caller, "deadlines", day),
-        colours=OUTCOME_COLOURS,
-        small_group=suppress_below(caller),
-    )
-
-
-OUTCOME_COLOURS = {
-    "placed_second_track": "#2e7d32",
-    "placed_original_employer": "#1f5fa8",
-    "no_result_yet": "#b26a00",
-    "out_of_service_or_other": "#9e9e9e",
-}
-
-
-def _outcome_bars(second: dict[str, Any]) -> list[dict[str, Any]]:
-    """Stacked bars (ours, Panteia 2016) as segments with x offsets in percent."""
-    rows = []
-    for label, shares, n in (
-        ("this ledger", second["shares"], second["n"]),
-        ("Panteia 2016", second["reference"]["shares"], second["reference"]["n"]),
-    ):
-        x, segments = 0.0, []
-        for outcome, share in (shares or {}).items():
-            segments.append({"outcome": outcome, "x": round(x * 100, 2),
-                             "width": round(share * 100, 2)})  # fmt: skip
-            x += share
-        rows.append({"label": label, "n": n, "segments": segments})
-    return rows

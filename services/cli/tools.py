@@ -14,10 +14,12 @@ from uuid import UUID
 
 from domain.case import Case
 from services.application.importer import import_lines, numbered
+from services.application.queries import OPERATOR
+from services.application.stats_views import record_headcount
 from services.cli.cases import case_text
 from services.cli.common import EXIT_USAGE, Commands, command, runtime
 from services.tools.showcase import EMPLOYER as SHOWCASE_EMPLOYER
-from services.tools.showcase import STORIES, showcase
+from services.tools.showcase import SHOWCASE_HEADCOUNT, STORIES, demo_periods, showcase
 from services.tools.simulate import (
     DEFAULTS,
     WORKFORCE,
@@ -113,6 +115,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lines = list(numbered(json.dumps(line) for line in files))
     with runtime() as rt:
         summary = import_lines(rt.ledger, lines)
+        staff = {"headcount": SHOWCASE_HEADCOUNT, "part_time_factor": 0.8}
+        for period in demo_periods(today):  # the demo employer's absence figures (s7)
+            record_headcount(rt, OPERATOR, SHOWCASE_EMPLOYER, period, staff)
         cases = [rt.ledger.get_case(case_id) for case_id in _case_ids(lines)]
         print(f"ledger: {rt.ledger.database_url}")
         print(f"demo import: {summary.appended:,} new events, {summary.duplicates:,} already there")

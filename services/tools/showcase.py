@@ -25,6 +25,14 @@ from services.tools.simulate import DEFAULTS, _long, _Script, _uuid
 
 EMPLOYER = "ER00001"
 CASE_MANAGER = "cm-1"
+SHOWCASE_HEADCOUNT = 120  # the demo employer's staff, for its absence figures
+
+
+def demo_periods(today: date) -> list[str]:
+    """The periods the demo employer has a headcount for: this year and the last, and
+    every quarter of them."""
+    years = (today.year - 1, today.year)
+    return [str(y) for y in years] + [f"{y}-Q{q}" for y in years for q in range(1, 5)]
 
 
 @dataclass(frozen=True)
