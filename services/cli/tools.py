@@ -16,7 +16,6 @@ from domain.case import Case
 from services.application.importer import import_lines, numbered
 from services.application.queries import OPERATOR
 from services.application.stats_views import record_headcount
-from services.cli.cases import case_text
 from services.cli.common import EXIT_USAGE, Commands, command, runtime
 from services.tools.showcase import EMPLOYER as SHOWCASE_EMPLOYER
 from services.tools.showcase import SHOWCASE_HEADCOUNT, STORIES, demo_periods, showcase
@@ -138,9 +137,9 @@ def _overview(cases: Sequence[Case], today: date) -> None:
     by_status: dict[str, int] = {}
     for state in states:
         by_status[state.status.value] = by_status.get(state.status.value, 0) + 1
-    print(f"{len(cases)} cases: " + ", ".join(f"{n} {k}" for k, n in sorted(by_status.items())))
-    longest = max(cases, key=lambda case: len(case.history))
-    print(f"\nthe longest file ({len(longest.history)} events):\n")
-    print(case_text(longest, today, None))
-    print(f"\nnext: ledger case {longest.id} --json | ledger export --case {longest.id}")
+    print(f"\n{len(cases)} cases in all: "
+          + ", ".join(f"{n} {k}" for k, n in sorted(by_status.items())))  # fmt: skip
+    disputed = cases[next(i for i, story in enumerate(STORIES) if story.dispute)]
+    print(f"\nnext: ledger case {disputed.id} --timeline | ledger review-pack --case "
+          f"{disputed.id} --out pack/")  # fmt: skip
     print(f"      ledger deadlines --employer {SHOWCASE_EMPLOYER}  (the demo employer's deadlines)")
