@@ -33,6 +33,21 @@ def limit_lock_waits(seconds: str) -> None:
     os.environ["PGOPTIONS"] = f"{options.strip()} {setting}".strip()
 
 
+def _password_from_file() -> str:
+    """The database password from ``LEDGER_DATABASE_PASSWORD_FILE`` (a deployment's key
+    volume), so that it is in no URL and no environment value."""
+    name = os.environ.get("LEDGER_DATABASE_PASSWORD_FILE")
+    if not name:
+        return ""
+    try:
+        with open(name, encoding="utf-8") as found:
+            return found.read().strip()
+    except OSError as error:
+        raise ConfigurationError(
+            f"LEDGER_DATABASE_PASSWORD_FILE {name!r} cannot be read: {error.strerror}"
+        ) from None
+
+
 def eventsourcing_env(url: str) -> dict[str, str]:
     """The eventsourcing settings for a database URL."""
     parts = urlsplit(url)
@@ -64,7 +79,7 @@ def eventsourcing_env(url: str) -> dict[str, str]:
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_PASSWORD": unquote(parts.password or "") or _password_from_file(),
             # the library takes whole seconds; sessions get the exact value (limit_lock_waits)
             "POSTGRES_LOCK_TIMEOUT": str(math.ceil(float(lock_timeout))),
             "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],

@@ -67,6 +67,11 @@ def problems(compose: dict[str, Any], patterns: list[str]) -> list[str]:
         if _volume_of(wanted + "/x", service) not in volumes:
             found.append(f"{name}: {wanted} is not on a named volume")
     found += _kafka_problems(services.get("kafka", {}))
+    postgres = services.get("postgres", {}).get("environment", {})
+    if postgres.get("POSTGRES_HOST_AUTH_METHOD", "trust") == "trust":
+        found.append("postgres: trust authentication lets anyone on the network in")
+    if "POSTGRES_PASSWORD_FILE" not in postgres:
+        found.append("postgres: no password file")
     found += [f".dockerignore lets {path} into the image"
               for path in NEVER_IN_IMAGE if not _ignored(path, patterns)]  # fmt: skip
     return found

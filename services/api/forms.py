@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,7 @@ def data_of(form: Form, submitted: dict[str, str]) -> tuple[str, dict[str, Any]]
         elif raw == "":
             continue
         elif item.kind == "number":
-            data[item.name] = int(raw) if raw.lstrip("-").isdigit() else raw
+            data[item.name] = int(raw) if re.fullmatch(r"-?\d+", raw) else raw
         else:
             data[item.name] = raw
     return submitted.get("occurred_on", "").strip(), data
@@ -120,4 +121,4 @@ def csrf_token(key: str, session: str) -> str:
 
 
 def csrf_ok(key: str, session: str, given: str) -> bool:
-    return hmac.compare_digest(csrf_token(key, session), given)
+    return hmac.compare_digest(csrf_token(key, session).encode(), given.encode())

@@ -34,13 +34,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("ledger.request")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # the routes that record events, and what their answers mean
-COMMAND_ROUTES = {"/cases", "/cases/{case_id}/events", "/events:import"}
+COMMAND_ROUTES = {"/cases", "/cases/{case_id}/events", "/events:import", "/ui/report",
+                  "/ui/cases/{case_id}/record"}  # fmt: skip
 OUTCOMES = {200: "replayed", 201: "stored", 409: "conflict", 412: "stale", 422: "refused"}
+PAGE_OUTCOMES = {303: "stored", 409: "stale", 422: "refused", 401: "rejected", 403: "rejected"}
 
 
 def outcome_of(route: str, status: int) -> str:
     if route == "/events:import" and status == 200:  # an import answers 200 when stored
         return "stored"
+    if route.startswith("/ui/"):  # a form answers with a redirect when stored
+        return PAGE_OUTCOMES.get(status, "error" if status >= 500 else "rejected")
     return OUTCOMES.get(status, "error" if status >= 500 else "rejected")
 
 

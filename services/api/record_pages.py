@@ -19,12 +19,20 @@ from services.api.pages import _caller, _ctx, _login_page, _page, _refused
 from services.api.problems import problem_for
 from services.api.routes import COOKIE
 from services.application import idempotency, queries, recording, sickness
-from services.application.errors import ApplicationError, UnknownCaseError, UnreadableFileError
+from services.application.errors import (
+    ApplicationError,
+    DuplicateEventError,
+    RuleViolation,
+    UnknownCaseError,
+    UnreadableFileError,
+)
 from services.application.labels import words
 from services.application.ledger import VersionConflictError
 
 router = APIRouter(include_in_schema=False)
 REFUSALS = (ApplicationError, UnknownCaseError, UnreadableFileError)
+# what a form's command can be refused for, each answered with the API's problem
+COMMAND_REFUSALS = (*REFUSALS, RuleViolation, DuplicateEventError)
 MAX_FORM_BYTES = 16_384
 REPORT_FIELDS = ("employee_id", "employer_id", "first_sick_day")
 
@@ -101,20 +109,32 @@ async def record_submit(case_id: UUID, request: Request) -> Response:
         return _choose(request, caller, case_id)
     form = form_for(event_type, _events_of(case))
     form.values = submitted
-    version, key = int(submitted.get("version", "0") or 0), submitted.get("idempotency_key", "")
+    version, key = _version(submitted), submitted.get("idempotency_key") or None
+    if version is None:
+        return HTMLResponse("<p>This form is damaged (its version): open it again.</p>",
+                            status_code=400)  # fmt: skip
     try:
         done = _record(ctx, caller, case_id, form, submitted, version, key)
     except VersionConflictError:
-        return _stale(request, case_id, form, version, key)
-    except (*REFUSALS, ValueError) as refused:
+        return _stale(request, case_id, form, version)
+    except (*COMMAND_REFUSALS, FormValueError) as refused:
         _problems(form, refused)
-        return _form_page(request, case_id, form, version, key, status=422)
+        return _form_page(request, case_id, form, version, key or str(uuid4()), status=422)
     note = "already recorded" if done.replayed else f"recorded {words(event_type)}"
     return RedirectResponse(f"/ui/cases/{case_id}?{urlencode({'recorded': note})}", 303)
 
 
+class FormValueError(ValueError):
+    """A field of a form that is not what its kind takes ("FIELD: why")."""
+
+
+def _version(submitted: dict[str, str]) -> int | None:
+    text = submitted.get("version", "0") or "0"
+    return int(text) if text.isdigit() else None
+
+
 def _record(ctx: Any, caller: Principal, case_id: UUID, form: Form, submitted: dict[str, str],
-            version: int, key: str) -> Any:  # fmt: skip
+            version: int, key: str | None) -> Any:  # fmt: skip
     occurred, data = data_of(form, submitted)
     request_parts = ("POST events", str(case_id), form.event_type, occurred, data, version)
     digest = idempotency.fingerprint(ctx, *request_parts)
@@ -128,7 +148,7 @@ def _record(ctx: Any, caller: Principal, case_id: UUID, form: Form, submitted: d
         appended = recording.append_event(ctx, caller, command)
         return 201, {"version": appended.event.originator_version}
 
-    return idempotency.once(ctx, caller, key or None, digest, run,
+    return idempotency.once(ctx, caller, key, digest, run,
                             abandoned_after=ctx.settings.idempotency_abandoned_seconds)  # fmt: skip
 
 
@@ -136,12 +156,12 @@ def _day(text: str, name: str = "occurred_on") -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{name}: {text!r} is not a date (use the date picker)") from None
+        raise FormValueError(f"{name}: {text!r} is not a date (use the date picker)") from None
 
 
 def _problems(form: Form, error: Exception) -> None:
     """The problem of a refusal, each message beside its field (the API's own words)."""
-    if isinstance(error, ValueError):
+    if isinstance(error, FormValueError):
         name, _, message = str(error).partition(": ")
         form.problems[name] = message
         return
@@ -154,7 +174,7 @@ def _problems(form: Form, error: Exception) -> None:
         form.problems["_"] = problem.detail
 
 
-def _stale(request: Request, case_id: UUID, form: Form, version: int, key: str) -> Response:
+def _stale(request: Request, case_id: UUID, form: Form, version: int) -> Response:
     """The form was drawn before someone else wrote: say what changed; the form is drawn
     again on the current version, with what was typed, to send once more or leave."""
     case = _ctx(request).ledger.get_case(case_id)
@@ -198,17 +218,18 @@ async def report_submit(request: Request) -> Response:
     ctx = _ctx(request)
     form = _report_form()
     form.values = submitted
-    key = submitted.get("idempotency_key", "")
+    key = submitted.get("idempotency_key") or None
     try:
         case_id = _report(ctx, caller, form, submitted, key)
-    except (*REFUSALS, ValueError) as refused:
+    except (*COMMAND_REFUSALS, FormValueError) as refused:
         _problems(form, refused)
-        return _form_page(request, None, form, 0, key, status=422)
+        return _form_page(request, None, form, 0, key or str(uuid4()), status=422)
     return RedirectResponse(f"/ui/cases/{case_id}?{urlencode({'recorded': 'sickness reported'})}",
                             303)  # fmt: skip
 
 
-def _report(ctx: Any, caller: Principal, form: Form, submitted: dict[str, str], key: str) -> str:
+def _report(ctx: Any, caller: Principal, form: Form, submitted: dict[str, str],
+            key: str | None) -> str:  # fmt: skip
     _, data = data_of(form, {**submitted, "occurred_on": ""})
     fixed = {name: data.pop(name, "") for name in REPORT_FIELDS}
     digest = idempotency.fingerprint(ctx, "POST /cases", fixed, data)
@@ -223,6 +244,6 @@ def _report(ctx: Any, caller: Principal, form: Form, submitted: dict[str, str], 
         result = sickness.report_sickness(ctx, caller, command)
         return 201, {"case_id": str(result.case_id), "version": result.version}
 
-    done = idempotency.once(ctx, caller, key or None, digest, run,
+    done = idempotency.once(ctx, caller, key, digest, run,
                             abandoned_after=ctx.settings.idempotency_abandoned_seconds)  # fmt: skip
     return str(done.body["case_id"])

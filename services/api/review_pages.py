@@ -18,12 +18,14 @@ router = APIRouter(include_in_schema=False)
 REFUSALS = (ApplicationError, UnknownCaseError, UnreadableFileError)
 
 
-def _pack(request: Request, case_id: UUID, on: date | None) -> dict[str, object] | Response:
+def _pack(request: Request, case_id: UUID, on: date | None,
+          with_proof: bool = False) -> dict[str, object] | Response:  # fmt: skip
     caller = _caller(request)
     if caller is None:
         return _login_page(request, "sign in to see the review pack")
     try:
-        return review_pack_for(_ctx(request), caller, case_id, on or date.today())
+        return review_pack_for(_ctx(request), caller, case_id, on or date.today(),
+                               with_proof=with_proof)  # fmt: skip
     except REFUSALS as refused:
         return _refused(request, refused)
 
@@ -47,7 +49,7 @@ def review_pack_pdf(case_id: UUID, request: Request, on: date | None = None) -> 
 @router.get("/ui/cases/{case_id}/proof.json")
 def proof_bundle(case_id: UUID, request: Request, on: date | None = None) -> Response:
     """The proof bundle (verify it with services/tools/verify_bundle.py)."""
-    pack = _pack(request, case_id, on)
+    pack = _pack(request, case_id, on, with_proof=True)
     if isinstance(pack, Response):
         return pack
     if pack["proof"] is None:

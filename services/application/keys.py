@@ -4,6 +4,7 @@ retiring the old ones once nothing is wrapped by them."""
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,12 @@ def init_key_files() -> dict[str, bool]:
         path = Path(os.environ.get("LEDGER_SIGNING_KEY_FILE", ".ledger-signing.key"))
         created["signing"] = not path.exists()
         audit_signing_key(create=True)
+    database = os.environ.get("LEDGER_DATABASE_PASSWORD_FILE")
+    if database:
+        created["database"] = not Path(database).exists()
+        if created["database"]:
+            Path(database).write_text(secrets.token_urlsafe(32))
+            Path(database).chmod(0o600)
     if not os.environ.get("LEDGER_PSEUDONYM_KEY"):
         path = Path(os.environ.get("LEDGER_PSEUDONYM_KEY_FILE", ".ledger-pseudonym.key"))
         created["pseudonym"] = not path.exists()

@@ -26,23 +26,16 @@ TEMPLATES = Path(__file__).parents[1] / "api" / "templates"
 _html = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape())
 
 
-def review_pack(ledger: Ledger, store: ReadModelStore, case_id: Any, on: date) -> dict[str, Any]:
+def review_pack(ledger: Ledger, store: ReadModelStore, case_id: Any, on: date,
+                *, with_proof: bool = True) -> dict[str, Any]:  # fmt: skip
+    """The pack of a case as of ``on``; ``with_proof``: with its proof bundle (which
+    reads the whole log: the pages build it only when it is downloaded)."""
     case = ledger.get_case(case_id)
     if case.current.first_sick_day > on:
         raise NotYetBegunError(case.id, on)
     state = case.state(as_of=on)
     audit = AuditLog(ledger.recorder, store)
-    proof: dict[str, Any] | None = None
-    try:
-        proof = audit.case_bundle(case.id)
-        proof_note = (
-            f"events up to checkpoint {proof['checkpoint']['seq']} are proven; check with "
-            "services/tools/verify_bundle.py --public-key <the ledger's public key>"
-        )
-    except LookupError:
-        proof_note = "no signed checkpoint covers this file yet: run `ledger checkpoint`"
-    except ValueError:
-        proof_note = "the audit log is damaged: run `ledger verify`"
+    proof, proof_note = _proof(audit, case.id) if with_proof else (None, _checkpoint_note(audit))
     return {
         "case_id": str(case.id),
         "employer_id": state.employer_id,
@@ -55,13 +48,35 @@ def review_pack(ledger: Ledger, store: ReadModelStore, case_id: Any, on: date) -
     }
 
 
+VERIFY = "check with services/tools/verify_bundle.py --public-key <the ledger's public key>"
+
+
+def _proof(audit: AuditLog, case_id: UUID) -> tuple[dict[str, Any] | None, str]:
+    try:
+        proof = audit.case_bundle(case_id)
+    except LookupError:
+        return None, "no signed checkpoint covers this file yet: run `ledger checkpoint`"
+    except ValueError:
+        return None, "the audit log is damaged: run `ledger verify`"
+    return proof, f"events up to checkpoint {proof['checkpoint']['seq']} are proven; {VERIFY}"
+
+
+def _checkpoint_note(audit: AuditLog) -> str:
+    found = audit.checkpoints()
+    if not found:
+        return "no signed checkpoint yet: run `ledger checkpoint`"
+    last = found[-1]
+    return (f"checkpoint {last['seq']} signs the first {last['tree_size']} events of the "
+            f"ledger; the proof bundle proves this file's events in it ({VERIFY})")  # fmt: skip
+
+
 def review_pack_for(
-    ctx: Context, principal: Principal, case_id: UUID, on: date
+    ctx: Context, principal: Principal, case_id: UUID, on: date, *, with_proof: bool = True
 ) -> dict[str, Any]:
     """The pack for a caller who may read the case (the read is logged)."""
     computable(readable_case(ctx, principal, case_id, "read review pack"))
     with computing(case_id):
-        return review_pack(ctx.ledger, ctx.store, case_id, on)
+        return review_pack(ctx.ledger, ctx.store, case_id, on, with_proof=with_proof)
 
 
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.heartbeat import beat
+from infra.mail import MailSettings
 from infra.readmodel import ReadModelStore
 from services.application import audit
 from services.application.erasure import apply_retention, retention_review
@@ -61,9 +62,12 @@ class Timing:
             return datetime.fromtimestamp(epoch, UTC)
         assert self.daily_at is not None
         local = now.astimezone(zone)
+        # fold=0: on the autumn clock change the hour that happens twice is one slot
         slot = local.replace(hour=self.daily_at[0], minute=self.daily_at[1], second=0,
-                             microsecond=0)  # fmt: skip
-        return slot if slot <= local else slot - timedelta(days=1)
+                             microsecond=0, fold=0)  # fmt: skip
+        if slot > local:
+            slot = (slot - timedelta(days=1)).replace(fold=0)
+        return slot.astimezone(UTC)
 
 
 def run_checkpoint(rt: Runtime, on: date) -> str:
@@ -72,16 +76,16 @@ def run_checkpoint(rt: Runtime, on: date) -> str:
 
 
 def run_retention(rt: Runtime, on: date) -> str:
+    on = min(on, date.today())  # the slot's local day, never after the machine's today
     due = [d for d in retention_review(rt.ledger, rt.store, on) if d.erasable]
     erased = apply_retention(rt.ledger, due, on) if due else []
     return f"{len(erased)} files erased of {len(due)} due"
 
 
 def run_signals(rt: Runtime, on: date) -> str:
-    sender = rt.signal_sender()
-    if not sender.mail.smtp:
+    if not MailSettings().smtp:
         return "not configured: set LEDGER_SMTP=host:port to send reminders"
-    outcomes = sender.run_once(on)
+    outcomes = rt.signal_sender().run_once(on)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1

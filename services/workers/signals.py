@@ -10,8 +10,10 @@ which the receiving mail systems treat as the same message.
 
 Addresses come from a contacts file (``LEDGER_SIGNALS_CONTACTS``, JSON): keys
 ``employer:ER00001``, ``occupational_physician:ER00001`` (the employer's occupational
-health service), ``case_manager:cm-1``, or a role with ``*``. A party without an
-address is recorded as such (``no_address``), visible in ``ledger signals --status``.
+health service), ``case_manager:cm-1``, or ``case_manager:*``. An employer's and its
+health service's address is named per employer: one mailbox for all would hear every
+employer's deadlines. A party without an address is recorded as such (``no_address``,
+in ``ledger signals --status``) and sent its reminder once an address is known.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import smtplib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +45,9 @@ from services.bootstrap import Runtime
 log = logging.getLogger("ledger.signals")
 
 
+CATCH_ALL_ROLES = {"case_manager"}  # people, not employers: one may serve them all
+
+
 @dataclass(frozen=True)
 class Contacts:
     addresses: dict[str, str] = field(default_factory=dict)
@@ -51,14 +57,19 @@ class Contacts:
         name = path or os.environ.get("LEDGER_SIGNALS_CONTACTS")
         if not name:
             return cls()
+        if not Path(name).exists():
+            log.warning("no contacts file at %s: every reminder waits for an address", name)
+            return cls()
         found = json.loads(Path(name).read_text())
         if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
             raise ValueError(f"{name}: a JSON object of party (role:id) to e-mail address")
         return cls(found)
 
     def address(self, party: str) -> str | None:
+        if party in self.addresses:
+            return self.addresses[party]
         role = party.split(":", 1)[0]
-        return self.addresses.get(party) or self.addresses.get(f"{role}:*")
+        return self.addresses.get(f"{role}:*") if role in CATCH_ALL_ROLES else None
 
 
 @dataclass(frozen=True)
@@ -119,12 +130,19 @@ class SignalSender:
             return Outcome(delivery.key, "no_address")
         try:
             sent = send_mail(self.mail, recipient, delivery.subject, delivery.body, delivery.key)
-            self._mark(delivery.key, "sent", "", sent)
-            post_webhook(self.mail, {**delivery.payload, "to": delivery.party})
-        except OSError as error:  # the mail server is away: the claim is taken over later
-            log.warning("reminder %s not sent: %s", delivery.key, error)
+        except (OSError, smtplib.SMTPException) as error:  # taken over in a later round
+            # the class only: a refusal's text names the recipient's address
+            log.warning("reminder %s not sent: %s", delivery.key, type(error).__name__)
             return Outcome(delivery.key, "failed", recipient)
+        self._mark(delivery.key, "sent", "", sent)
+        self._webhook(delivery)
         return Outcome(delivery.key, "sent", recipient)
+
+    def _webhook(self, delivery: Delivery) -> None:
+        try:
+            post_webhook(self.mail, {**delivery.payload, "to": delivery.party})
+        except (OSError, ValueError) as error:  # the mail went; the webhook is extra
+            log.warning("webhook for %s failed: %s", delivery.key, type(error).__name__)
 
     def _claim(self, delivery: Delivery, recipient: str | None) -> bool:
         """Claim the reminder; False when it was sent, or another worker holds it."""
@@ -140,11 +158,13 @@ class SignalSender:
         )  # fmt: skip
         if claimed == 1:
             return True
-        # left claimed by a worker that died (or a mail server that was away): take it over
+        # left claimed by a worker that died (or a mail server that was away), or waiting
+        # for an address that is now known: take it over
         taken = self.store.write(
-            "UPDATE {reminder} SET claimed_at = ?, recipient = ? WHERE reminder_key = ? "
-            "AND status = 'sending' AND claimed_at <= ?",
-            [now, recipient, delivery.key, now - self.takeover_seconds],
+            "UPDATE {reminder} SET claimed_at = ?, recipient = ?, status = 'sending' "
+            "WHERE reminder_key = ? AND ((status = 'sending' AND claimed_at <= ?) "
+            "OR (status = 'no_address' AND ? IS NOT NULL))",
+            [now, recipient, delivery.key, now - self.takeover_seconds, recipient],
         )
         return taken == 1
 
