@@ -375,6 +375,9 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
         self.datastore.close()
 
 
+DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('ledger-read-model-ddl'))"
+
+
 class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
@@ -389,11 +392,13 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
 
     def create_tables(self, tables: Sequence[Table]) -> None:
         """``CREATE ... IF NOT EXISTS`` is not safe against itself: two sessions creating
-        one table at once can collide on the catalogue. The loser tries again, and then
-        finds the table there."""
+        one table at once collide on the catalogue (a duplicate key, or "type already
+        exists"). The sessions of one database take turns (an advisory lock held to the
+        end of the transaction); a collision with anything else is tried again."""
         for attempt in range(3):
             try:
                 with self.datastore.transaction(commit=True) as cursor:
+                    cursor.execute(DDL_LOCK)
                     for table in tables:
                         for statement in _ddl(table, self._qualified(table.physical), "postgres"):
                             cursor.execute(cast(Any, statement))

@@ -36,8 +36,8 @@ from tests.api_support import free_port
 from tests.factories import MEDICAL_NOTE, line
 from tests.processes import environment
 
-CONTACTS = {"employer:*": "hr@employer.test", "case_manager:*": "cm@ledger.test",
-            "occupational_physician:*": "arbo@health.test"}  # fmt: skip
+CONTACTS = {"employer:ER00001": "hr@employer.test", "case_manager:*": "cm@ledger.test",
+            "occupational_physician:ER00001": "arbo@health.test"}  # fmt: skip
 
 
 @dataclass

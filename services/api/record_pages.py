@@ -169,7 +169,8 @@ def _problems(form: Form, error: Exception) -> None:
     names = {f.name for f in form.fields}
     for item in problem.errors:
         name = item.field.removeprefix("data.")
-        form.problems[name if name in names else "_"] = item.message
+        said = f"{item.message} [rule {item.rule}]" if item.rule else item.message
+        form.problems[name if name in names else "_"] = said
     if not problem.errors or "_" in form.problems:
         form.problems["_"] = problem.detail
 
