@@ -24,6 +24,31 @@ from kafka.errors import TopicAlreadyExistsError
 from infra.readmodel import ReadModelStore, Table
 
 DEFAULT_TOPIC = "reintegration.case-events"
+# Where the feed and the scale-out workers keep their positions (the tracking table):
+# ``feed:TOPIC`` the last notification id published, ``kafka:GROUP:TOPIC:PARTITION:READ
+# MODEL`` the next offset a worker applies. Topic names hold no ":" (Kafka forbids it).
+FEED_CHECKPOINT = "feed:"
+WORKER_POSITION = "kafka:"
+
+
+def feed_checkpoint(topic: str) -> str:
+    return FEED_CHECKPOINT + topic
+
+
+def worker_position(group: str, topic: str, partition: int, tracking_name: str) -> str:
+    return f"{WORKER_POSITION}{group}:{topic}:{partition}:{tracking_name}"
+
+
+def parse_worker_position(name: str) -> tuple[str, str, int, str]:
+    """(group, topic, partition, read model's tracking name) of a worker position."""
+    _, group, topic, partition, tracking = name.split(":", 4)
+    return group, topic, int(partition), tracking
+
+
+def feed_positions(store: ReadModelStore) -> dict[str, int]:
+    """The last notification id the feed published, per topic."""
+    found = store.positions_starting(FEED_CHECKPOINT)
+    return {name.removeprefix(FEED_CHECKPOINT): at for name, at in found.items()}
 
 # What the feed last said of itself, per topic; ``GET /ready`` shows it.
 FEED_STATUS = Table(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 from domain.access import MAX_TOKEN_HOURS, Principal
 from infra.config import database_url
 from infra.heartbeat import age_seconds as heartbeat_age
-from infra.kafka import KafkaSettings
+from infra.kafka import KafkaSettings, feed_positions
 from infra.log_consumer import Follower
 from infra.logs import RequestScope, current_request
 from infra.logs import configure as _configure_logs
@@ -80,9 +80,6 @@ def configure_logging() -> None:
     _configure_logs()
 
 
-FEED_CHECKPOINT_PREFIX = "feed:"  # services.workers.feed.Feed.checkpoint
-
-
 class Runtime:
     """An open ledger with its side store; a context manager that closes both."""
 
@@ -137,8 +134,7 @@ class Runtime:
 
     def feed_positions(self) -> dict[str, int]:
         """The last notification id the feed published, per topic."""
-        found = self.store.positions_starting(FEED_CHECKPOINT_PREFIX)
-        return {name.removeprefix(FEED_CHECKPOINT_PREFIX): at for name, at in found.items()}
+        return feed_positions(self.store)
 
     def kafka_worker(self, projections: list[CaseProjection], group: str) -> KafkaWorker:
         """A scale-out worker of ``projections`` in consumer ``group`` of the feed topic."""

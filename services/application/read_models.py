@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.kafka import partition_ends
+from infra.kafka import WORKER_POSITION, feed_positions, parse_worker_position, partition_ends
 from infra.readmodel import ReadModelStore
 from projections.base import CaseProjection
 from projections.catalogue import all_projections, projections_named
@@ -59,22 +59,21 @@ def kafka_built(store: ReadModelStore, runner: ReadModelRunner, head: int
                 ) -> dict[str, KafkaBuilt]:  # fmt: skip
     """The read models of ``runner`` that Kafka workers build, by name (the group that is
     furthest on, when several do)."""
-    published = store.positions_starting("feed:")
+    published = feed_positions(store)
     seen: dict[tuple[str, str], list[dict[str, object]]] = {}
     for row in partition_ends(store):
         seen.setdefault((str(row["consumer_group"]), str(row["topic"])), []).append(row)
+    # tracking name -> (group, topic) -> partition -> next offset, from one query
+    offsets: dict[str, dict[tuple[str, str], dict[int, int]]] = {}
+    for name, offset in store.positions_starting(WORKER_POSITION).items():
+        group, topic, partition, tracking = parse_worker_position(name)
+        offsets.setdefault(tracking, {}).setdefault((group, topic), {})[partition] = offset
     found: dict[str, KafkaBuilt] = {}
     for projection in runner.projections:
-        offsets: dict[tuple[str, str], dict[int, int]] = {}
-        for name, offset in store.positions_starting("kafka:").items():
-            _, group, topic, partition, tracking = name.split(":", 4)
-            if tracking == projection.tracking_name:
-                offsets.setdefault((group, topic), {})[int(partition)] = offset
-        for (group, topic), applied in offsets.items():
+        for (group, topic), applied in offsets.get(projection.tracking_name, {}).items():
             rows = seen.get((group, topic), [])
             ends = {int(str(r["partition"])): int(str(r["end_offset"])) for r in rows}
-            built = KafkaBuilt(group, topic, applied, ends,
-                               head - published.get(f"feed:{topic}", 0),
+            built = KafkaBuilt(group, topic, applied, ends, head - published.get(topic, 0),
                                max((str(r["at"]) for r in rows), default=None))  # fmt: skip
             if projection.name not in found or built.behind < found[projection.name].behind:
                 found[projection.name] = built

@@ -31,6 +31,7 @@ from domain.privacy import feed_message
 from infra.kafka import (
     KafkaSettings,
     ensure_topic,
+    feed_checkpoint,
     producer,
     pseudonymizer,
     record_feed_status,
@@ -68,7 +69,7 @@ class Feed(LogConsumer):
         super().__init__(NotificationLog(ledger.recorder, ledger.mapper), page_size=page_size)
         self.ledger, self.store, self.settings = ledger, store, settings
         self.pseudonym = pseudonymizer(key)
-        self.checkpoint = f"feed:{settings.topic}"  # bootstrap.FEED_CHECKPOINT_PREFIX
+        self.checkpoint = feed_checkpoint(settings.topic)
         self._producer: Any = None
 
     def position(self) -> int | None:

@@ -27,7 +27,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from domain.case import Case
 from domain.events import CaseEvent
-from infra.kafka import KafkaSettings, record_partition_ends
+from infra.kafka import KafkaSettings, record_partition_ends, worker_position
 from infra.log_consumer import Follower, NotificationLog
 from infra.readmodel import Change, ReadModelStore
 from projections.base import CaseProjection
@@ -97,8 +97,8 @@ class KafkaWorker(Follower):
         self.consumer.subscribe([settings.topic], listener=_Seek(self))
 
     def position_name(self, partition: int, projection: CaseProjection) -> str:
-        topic = self.settings.topic
-        return f"kafka:{self.group}:{topic}:{partition}:{projection.tracking_name}"
+        return worker_position(self.group, self.settings.topic, partition,
+                               projection.tracking_name)  # fmt: skip
 
     def stored_offset(self, partition: int) -> int | None:
         """The next offset to read for a partition: the least any projection has stored."""
