@@ -65,9 +65,19 @@ def open_deadlines(ctx: Context, on: date, days_ahead: int) -> list[CaseDeadline
             if d.deadline.done_on is None]  # fmt: skip
 
 
-def due_signals(ctx: Context, on: date) -> list[Signal]:
-    """Every reminder due on ``on``, to each responsible party."""
-    found = open_deadlines(ctx, on, horizon(policy_on(on)))
+@dataclass(frozen=True)
+class Round:
+    """What one round of reminders sends: the reminders due, and per case manager the
+    deadlines of their digest; read from the deadline view once."""
+
+    signals: list[Signal]
+    digests: dict[str, list[CaseDeadline]]
+
+
+def signal_round(ctx: Context, on: date) -> Round:
+    """The reminders and digests due on ``on``."""
+    days = max(horizon(policy_on(on)), DIGEST_DAYS)
+    found = open_deadlines(ctx, on, days)
     by_case: dict[UUID, list[CaseDeadline]] = defaultdict(list)
     for item in found:
         by_case[item.case_id].append(item)
@@ -78,7 +88,23 @@ def due_signals(ctx: Context, on: date) -> list[Signal]:
         for reminder in reminders_due([i.deadline for i in items], on):
             signals.append(Signal(case_id, reminder, str(row.get("employer_id", "")),
                                   row.get("case_manager_id")))  # fmt: skip
-    return signals
+    last = on + timedelta(days=DIGEST_DAYS)
+    per_manager: dict[str, list[CaseDeadline]] = defaultdict(list)
+    for item in found:
+        manager = parties.get(item.case_id, {}).get("case_manager_id")
+        if manager and item.deadline.due_on <= last:
+            per_manager[str(manager)].append(item)
+    return Round(signals, dict(per_manager))
+
+
+def due_signals(ctx: Context, on: date) -> list[Signal]:
+    """Every reminder due on ``on``, to each responsible party."""
+    return signal_round(ctx, on).signals
+
+
+def digests(ctx: Context, on: date) -> dict[str, list[CaseDeadline]]:
+    """Per case manager, their files' deadlines overdue or due within a week."""
+    return signal_round(ctx, on).digests
 
 
 def reminder_text(signal: Signal, base_url: str) -> tuple[str, str]:
@@ -93,18 +119,6 @@ def reminder_text(signal: Signal, base_url: str) -> tuple[str, str]:
             "This reminder names no employee and holds no medical data; the case page\n"
             "shows what your role may see.\n")  # fmt: skip
     return subject, body
-
-
-def digests(ctx: Context, on: date) -> dict[str, list[CaseDeadline]]:
-    """Per case manager, their files' deadlines overdue or due within a week."""
-    found = open_deadlines(ctx, on, DIGEST_DAYS)
-    parties = responsible_of(ctx.store, list({d.case_id for d in found}))
-    per_manager: dict[str, list[CaseDeadline]] = defaultdict(list)
-    for item in found:
-        manager = parties.get(item.case_id, {}).get("case_manager_id")
-        if manager:
-            per_manager[str(manager)].append(item)
-    return dict(per_manager)
 
 
 def digest_text(manager: str, items: list[CaseDeadline], on: date, base_url: str

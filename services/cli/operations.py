@@ -115,24 +115,17 @@ def cmd_signals(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         if args.once:
             outcomes = sender.run_once(args.on)
-            _print_outcomes(outcomes, as_json=args.json)
+            if args.json:
+                print_json([vars(o) for o in outcomes if o.status != "skipped"])
+            else:
+                print(sender.summary(outcomes))
             return 0
         configure_logging()
         print(f"ledger signals: a round every {args.every:g}s; Ctrl-C stops", file=sys.stderr,
               flush=True)  # fmt: skip
         sender.follow(stop_on_signals(), args.every,
-                      lambda found: _print_outcomes(found, as_json=True))  # fmt: skip
+                      lambda found: print(sender.summary(found), flush=True))  # fmt: skip
     return 0
-
-
-def _print_outcomes(outcomes: list[Any], *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([vars(o) for o in outcomes if o.status != "skipped"]), flush=True)
-        return
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due")
 
 
 def _print_runs(runs: list[dict[str, Any]], *, as_json: bool) -> None:

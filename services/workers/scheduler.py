@@ -29,6 +29,7 @@ from services.application import audit
 from services.application.erasure import apply_retention, retention_review
 from services.application.errors import InvalidRequest, Issue
 from services.bootstrap import Runtime
+from services.workers.signals import summary
 
 log = logging.getLogger("ledger.schedule")
 
@@ -85,11 +86,7 @@ def run_retention(rt: Runtime, on: date) -> str:
 def run_signals(rt: Runtime, on: date) -> str:
     if not MailSettings().smtp:
         return "not configured: set LEDGER_SMTP=host:port to send reminders"
-    outcomes = rt.signal_sender().run_once(on)
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
+    return summary(rt.signal_sender().run_once(on))
 
 
 JOBS: dict[str, Callable[[Runtime, date], str]] = {

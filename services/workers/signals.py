@@ -36,9 +36,8 @@ from infra.readmodel import ReadModelStore
 from services.application.signals import (
     Signal,
     digest_text,
-    digests,
-    due_signals,
     reminder_text,
+    signal_round,
 )
 from services.bootstrap import Runtime
 
@@ -79,6 +78,14 @@ class Outcome:
     recipient: str | None = None
 
 
+def summary(outcomes: list[Outcome]) -> str:
+    """A round in a line: how many reminders went each way."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
+
+
 @dataclass
 class Delivery:
     key: str
@@ -102,8 +109,9 @@ class SignalSender:
     def run_once(self, on: date | None = None) -> list[Outcome]:
         """Send every reminder and digest due ``on`` (today) that is not sent yet."""
         day = on or date.today()
-        outcomes = [self._deliver(self._reminder(s)) for s in due_signals(self.rt, day)]
-        for manager, items in digests(self.rt, day).items():
+        due = signal_round(self.rt, day)
+        outcomes = [self._deliver(self._reminder(s)) for s in due.signals]
+        for manager, items in due.digests.items():
             subject, body = digest_text(manager, items, day, self.base_url)
             digest = Delivery(f"digest:{manager}:{day.isoformat()}", f"case_manager:{manager}",
                               subject, body, {"kind": "digest", "deadlines": len(items)},
@@ -174,6 +182,8 @@ class SignalSender:
             "message_id = COALESCE(?, message_id) WHERE reminder_key = ?",
             [status, datetime.now(UTC).isoformat(timespec="seconds"), detail, sent_id, key],
         )
+
+    summary = staticmethod(summary)
 
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return sent_reminders(self.store, limit)
