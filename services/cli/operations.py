@@ -123,7 +123,7 @@ def cmd_signals(args: argparse.Namespace) -> int:
         configure_logging()
         print(f"ledger signals: a round every {args.every:g}s; Ctrl-C stops", file=sys.stderr,
               flush=True)  # fmt: skip
-        sender.follow(stop_on_signals(), args.every,
+        sender.rounds(stop_on_signals(), args.every,
                       lambda found: print(sender.summary(found), flush=True))  # fmt: skip
     return 0
 

@@ -22,7 +22,7 @@ from threading import Event
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from infra.heartbeat import beat
+from infra.log_consumer import Follower
 from infra.mail import MailSettings
 from infra.readmodel import ReadModelStore
 from services.application import audit
@@ -108,12 +108,18 @@ def parse_jobs(specs: list[str]) -> dict[str, Timing]:
     return {name: Timing.parse(timing) for name, timing in chosen.items()}
 
 
-class Scheduler:
+class Scheduler(Follower):
+    """Kept running by ``Follower.follow``: a look every few seconds, backing off while the
+    database is away, a heartbeat after each look."""
+
+    name = "scheduler"
+
     def __init__(self, rt: Runtime, jobs: dict[str, Timing], zone: ZoneInfo | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
         self.rt, self.jobs = rt, jobs
         self.zone = zone or ZoneInfo(os.environ.get("LEDGER_TIMEZONE", "Europe/Amsterdam"))
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._ran: list[dict[str, Any]] = []
 
     def tick(self) -> list[dict[str, Any]]:
         """Run every job whose latest slot is not yet claimed; what ran."""
@@ -123,7 +129,6 @@ class Scheduler:
             slot = timing.latest_slot(now, self.zone).isoformat()
             if self._claim(name, slot, now):
                 ran.append(self._run(name, slot, now))
-        beat()
         return ran
 
     def _claim(self, job: str, slot: str, now: datetime) -> bool:
@@ -148,13 +153,19 @@ class Scheduler:
         log.info("job", extra={"job": job, "slot": slot, "outcome": outcome, "detail": detail})
         return {"job": job, "slot": slot, "outcome": outcome, "detail": detail}
 
+    def step(self) -> int:
+        self._ran = self.tick()
+        return len(self._ran)
+
     def run(self, stop: Event, tick_seconds: float = 5.0,
             on_run: Callable[[dict[str, Any]], None] | None = None) -> None:  # fmt: skip
-        while not stop.is_set():
-            for ran in self.tick():
+        def report(_: int) -> None:
+            for ran in self._ran:
                 if on_run is not None:
                     on_run(ran)
-            stop.wait(tick_seconds)
+
+        self.follow(stop, poll_seconds=tick_seconds, max_backoff=60.0, on_step=report,
+                    paced=True)  # fmt: skip
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest runs, newest first."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from threading import Event
 from typing import Any
 
-from infra.heartbeat import beat
+from infra.log_consumer import Follower
 from infra.mail import MailSettings, message_id, post_webhook, send_mail
 from infra.readmodel import ReadModelStore
 from services.application.signals import (
@@ -96,7 +96,12 @@ class Delivery:
     row: dict[str, Any]
 
 
-class SignalSender:
+class SignalSender(Follower):
+    """Kept running by ``Follower.follow``: a round every so often, backing off while the
+    database is away, a heartbeat after each round."""
+
+    name = "signals"
+
     def __init__(self, rt: Runtime, *, contacts: Contacts | None = None,
                  mail: MailSettings | None = None, base_url: str | None = None,
                  takeover_seconds: float = 60.0) -> None:  # fmt: skip
@@ -105,6 +110,7 @@ class SignalSender:
         self.mail = mail or MailSettings()
         self.base_url = base_url or os.environ.get("LEDGER_PUBLIC_URL", "http://127.0.0.1:8000")
         self.takeover_seconds = takeover_seconds
+        self._last: list[Outcome] = []
 
     def run_once(self, on: date | None = None) -> list[Outcome]:
         """Send every reminder and digest due ``on`` (today) that is not sent yet."""
@@ -117,7 +123,6 @@ class SignalSender:
                               subject, body, {"kind": "digest", "deadlines": len(items)},
                               {"kind": "digest", "role": "case_manager"})  # fmt: skip
             outcomes.append(self._deliver(digest))
-        beat()
         return outcomes
 
     def _reminder(self, signal: Signal) -> Delivery:
@@ -188,13 +193,17 @@ class SignalSender:
     def recent(self, limit: int = 50) -> list[dict[str, Any]]:
         return sent_reminders(self.store, limit)
 
-    def follow(self, stop: Event, every_seconds: float = 60.0,
+    def step(self) -> int:
+        self._last = self.run_once()
+        return sum(1 for outcome in self._last if outcome.status != "skipped")
+
+    def rounds(self, stop: Event, every_seconds: float = 60.0,
                on_round: Callable[[list[Outcome]], None] | None = None) -> None:  # fmt: skip
-        while not stop.is_set():
-            outcomes = self.run_once()
-            if on_round is not None:
-                on_round(outcomes)
-            stop.wait(every_seconds)
+        """A round every ``every_seconds`` until ``stop``; ``on_round`` hears of each that
+        did something."""
+        heard = None if on_round is None else lambda _: on_round(self._last)
+        self.follow(stop, poll_seconds=every_seconds, max_backoff=300.0, paced=True,
+                    on_step=heard)  # fmt: skip
 
 
 def sent_reminders(store: ReadModelStore, limit: int = 50) -> list[dict[str, Any]]:
