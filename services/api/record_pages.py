@@ -136,8 +136,7 @@ def _version(submitted: dict[str, str]) -> int | None:
 def _record(ctx: Any, caller: Principal, case_id: UUID, form: Form, submitted: dict[str, str],
             version: int, key: str | None) -> Any:  # fmt: skip
     occurred, data = data_of(form, submitted)
-    request_parts = ("POST events", str(case_id), form.event_type, occurred, data, version)
-    digest = idempotency.fingerprint(ctx, *request_parts)
+    request = ("POST events", str(case_id), form.event_type, occurred, data, version)
 
     def run() -> tuple[int, dict[str, Any]]:
         command = recording.AppendEvent(
@@ -148,8 +147,14 @@ def _record(ctx: Any, caller: Principal, case_id: UUID, form: Form, submitted: d
         appended = recording.append_event(ctx, caller, command)
         return 201, {"version": appended.event.originator_version}
 
-    return idempotency.once(ctx, caller, key, digest, run,
-                            abandoned_after=ctx.settings.idempotency_abandoned_seconds)  # fmt: skip
+    return _keyed(ctx, caller, key, request, run)
+
+
+def _keyed(ctx: Any, caller: Principal, key: str | None, request: tuple[Any, ...],
+           run: Any) -> Any:  # fmt: skip
+    """The command once per the form's idempotency key, as the API runs it."""
+    waited = ctx.settings.idempotency_abandoned_seconds
+    return idempotency.once_per_request(ctx, caller, key, request, run, abandoned_after=waited)
 
 
 def _day(text: str, name: str = "occurred_on") -> date:
@@ -233,7 +238,6 @@ def _report(ctx: Any, caller: Principal, form: Form, submitted: dict[str, str],
             key: str | None) -> str:  # fmt: skip
     _, data = data_of(form, {**submitted, "occurred_on": ""})
     fixed = {name: data.pop(name, "") for name in REPORT_FIELDS}
-    digest = idempotency.fingerprint(ctx, "POST /cases", fixed, data)
 
     def run() -> tuple[int, dict[str, Any]]:
         command = sickness.ReportSickness(
@@ -245,6 +249,5 @@ def _report(ctx: Any, caller: Principal, form: Form, submitted: dict[str, str],
         result = sickness.report_sickness(ctx, caller, command)
         return 201, {"case_id": str(result.case_id), "version": result.version}
 
-    done = idempotency.once(ctx, caller, key, digest, run,
-                            abandoned_after=ctx.settings.idempotency_abandoned_seconds)  # fmt: skip
+    done = _keyed(ctx, caller, key, ("POST /cases", fixed, data), run)
     return str(done.body["case_id"])

@@ -82,6 +82,16 @@ def once(
     return _run_once(ctx, owner, key, digest, command)
 
 
+def once_per_request(
+    ctx: Context, principal: Principal, key: str | None, request: tuple[Any, ...],
+    command: Callable[[], Outcome], *, abandoned_after: float,
+) -> Once:
+    """``once`` for a request told by its parts (route, path, body): what the API and the
+    pages' forms run their commands through."""
+    return once(ctx, principal, key, fingerprint(ctx, *request), command,
+                abandoned_after=abandoned_after)  # fmt: skip
+
+
 def _run_once(
     ctx: Context, owner: str, key: str, digest: str, command: Callable[[], Outcome]
 ) -> Once:

@@ -60,9 +60,9 @@ def report_sickness(
 def _once(ctx: Context, caller: Principal, key: str | None, request: tuple[Any, ...],
           run: Callable[[], tuple[int, dict[str, Any]]]) -> Any:  # fmt: skip
     """Run a command once per Idempotency-Key and answer with the case's version as ETag."""
-    digest = idempotency.fingerprint(ctx, *request)
-    done = idempotency.once(ctx, caller, key, digest, run,
-                            abandoned_after=ctx.settings.idempotency_abandoned_seconds)  # fmt: skip
+    done = idempotency.once_per_request(
+        ctx, caller, key, request, run, abandoned_after=ctx.settings.idempotency_abandoned_seconds
+    )
     return answer(done.code, done.body, replayed=done.replayed, etag=done.body["version"])
 
 
