@@ -264,6 +264,14 @@ def may_export(principal: Principal) -> Decision:
     return _ALLOWED
 
 
+def may_list_cases(principal: Principal) -> Decision:
+    """Lists of files (and their counts) for the roles that read cases; a scoped token
+    sees its employers' files only (the list is filtered by ``principal.employers``)."""
+    if principal.role not in READS_CASES:
+        return Decision(False, "this role reads no case list: statistics only", SOURCE)
+    return _ALLOWED
+
+
 def may_read_operations(principal: Principal) -> Decision:
     """Metrics and readiness details: counts across every employer, so admins only."""
     if principal.role is not Role.ADMIN:

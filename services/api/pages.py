@@ -26,6 +26,7 @@ from domain.access import (
     Principal,
     Role,
     default_employer,
+    may_list_cases,
 )
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
@@ -88,7 +89,7 @@ def _caller(request: Request) -> Principal | None:
 def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
     caller = values.setdefault("caller", _caller(request))
     values["may_report"] = caller is not None and ev.SicknessReported in RECORDS[caller.role]
-    values["may_list"] = caller is not None and caller.role in READS_CASES
+    values["may_list"] = caller is not None and bool(may_list_cases(caller))
     values["fmt"] = day_formatter(request.headers.get("accept-language", ""))
     values["ref"] = lambda case_id: str(case_id)[:8]
     return templates.TemplateResponse(request, name, values, status_code=status)
