@@ -9,7 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.api.pages import DEADLINE_TERMS, _caller, _ctx, _login_page, _page, _refused
+from services.api.page_kit import caller_of, context, login_page, page, refused_page
+from services.api.pages import DEADLINE_TERMS
 from services.application import queries
 from services.application.errors import Forbidden
 
@@ -21,20 +22,20 @@ Text = Annotated[str | None, Query(max_length=64)]
 @router.get("/ui/cases", response_class=HTMLResponse)
 def case_list(request: Request, employer: Text = None, case_manager: Text = None,
               status: Text = None, reference: Text = None) -> Response:  # fmt: skip
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to find a file")
+        return login_page(request, "sign in to find a file")
     reference = (reference or "").strip() or None
     if reference is not None and not REFERENCE.match(reference):
         reference = "-"  # matches nothing: a reference is hexadecimal
     wanted = queries.CaseFilter(employer or None, case_manager or None, status or None,
                                 reference)  # fmt: skip
-    ctx = _ctx(request)
+    ctx = context(request)
     ctx.catch_up()
     try:
         rows = queries.list_cases(ctx, caller, wanted)
     except Forbidden as refused:
-        return _refused(request, refused)
+        return refused_page(request, refused)
     if reference and len(rows) == 1:  # a whole reference found its file: open it
         return RedirectResponse(f"/ui/cases/{rows[0]['case_id']}", status_code=303)
-    return _page(request, "cases.html", rows=rows, wanted=wanted, terms=DEADLINE_TERMS)
+    return page(request, "cases.html", rows=rows, wanted=wanted, terms=DEADLINE_TERMS)

@@ -10,14 +10,12 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from domain import events as ev
 from domain.access import (
@@ -26,26 +24,19 @@ from domain.access import (
     Principal,
     Role,
     default_employer,
-    may_list_cases,
 )
 from domain.deadlines import Deadline, DeadlineStatus, case_deadlines
 from domain.state import CaseState
 from services.api.auth import TokenError, issue_token
-from services.api.context import ApiContext
-from services.api.locale import day_formatter
-from services.api.problems import problem_for
+from services.api.page_kit import REFUSALS, caller_of, context, login_page, page, refused_page
 from services.api.routes import COOKIE
 from services.application import queries
 from services.application.case_views import computable, computing, timeline_view
 from services.application.errors import (
-    ApplicationError,
     Forbidden,
     NotYetBegunError,
-    UnknownCaseError,
-    UnreadableFileError,
 )
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 DEADLINE_TERMS = {
@@ -71,42 +62,6 @@ def event_term(event_type: str) -> str:
     return found.group(1) if found else ""
 
 
-def _ctx(request: Request) -> ApiContext:
-    ctx: ApiContext = request.app.state.ctx
-    return ctx
-
-
-def _caller(request: Request) -> Principal | None:
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        return _ctx(request).principal(token)
-    except TokenError:
-        return None
-
-
-def _page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-    caller = values.setdefault("caller", _caller(request))
-    values["may_report"] = caller is not None and ev.SicknessReported in RECORDS[caller.role]
-    values["may_list"] = caller is not None and bool(may_list_cases(caller))
-    values["fmt"] = day_formatter(request.headers.get("accept-language", ""))
-    values["ref"] = lambda case_id: str(case_id)[:8]
-    return templates.TemplateResponse(request, name, values, status_code=status)
-
-
-def _login_page(request: Request, reason: str) -> HTMLResponse:
-    return _page(request, "login.html", 401, reason=reason, demo=_demo_links(request))
-
-
-def _demo_links(request: Request) -> list[dict[str, str]]:
-    """``ledger serve --demo``: a one-time link per demo principal, made for this page."""
-    ctx = _ctx(request)
-    return [{"role": p.role.value.replace("_", " "), "subject": p.subject,
-             "href": f"/ui/login?code={ctx.sign_in_codes.issue(p)}"}
-            for p in ctx.settings.demo_sign_in]  # fmt: skip
-
-
 PAGE_SESSION_HOURS = 12.0
 MAX_FORM_BYTES = 8192  # a token is about 300 bytes
 
@@ -118,14 +73,14 @@ def login(
     """The sign-in page, or the one-time link of ``ledger serve`` (``code``). A token in
     the URL is refused: it would stay in logs and the browser's history."""
     if token is not None:
-        return _login_page(request, "a token is not taken from the URL: paste it below")
+        return login_page(request, "a token is not taken from the URL: paste it below")
     if code is None:
-        return _login_page(request, "sign in with the link `ledger serve` printed, or a token")
-    ctx = _ctx(request)
+        return login_page(request, "sign in with the link `ledger serve` printed, or a token")
+    ctx = context(request)
     try:
         principal = ctx.sign_in_codes.redeem(code)
     except TokenError as error:
-        return _login_page(request, str(error))
+        return login_page(request, str(error))
     return _signed_in(issue_token(principal, ctx.jwt_key, hours=PAGE_SESSION_HOURS))
 
 
@@ -134,13 +89,13 @@ async def login_with_token(request: Request) -> Response:
     """The sign-in form: a token (``ledger token --role ROLE``) in the request body."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
-        return _login_page(request, "that is not a token: it is far too long")
+        return login_page(request, "that is not a token: it is far too long")
     token = parse_qs(body.decode("utf-8", "replace")).get("token", [""])[0].strip()
-    ctx = _ctx(request)
+    ctx = context(request)
     try:
         claims = ctx.claims(token)
     except TokenError as error:
-        return _login_page(request, str(error))
+        return login_page(request, str(error))
     # The page session gets a token of its own, so that signing out revokes it and not
     # the token pasted in; it ends when that one does, or after PAGE_SESSION_HOURS.
     hours = min(PAGE_SESSION_HOURS, (claims.expires_at - time.time()) / 3600)
@@ -157,7 +112,7 @@ def _signed_in(token: str) -> Response:
 def logout(request: Request) -> Response:
     """Sign out: the session's token is revoked, so a copy of the cookie opens nothing."""
     token = request.cookies.get(COOKIE)
-    ctx = _ctx(request)
+    ctx = context(request)
     try:
         claims = ctx.claims(token) if token else None
     except TokenError:
@@ -182,9 +137,9 @@ def dashboard(
     history: bool = False,
 ) -> HTMLResponse:
     """The deadlines of running files; ``history`` adds those of ended ones."""
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in with the link `ledger serve` printed, or a token")
+        return login_page(request, "sign in with the link `ledger serve` printed, or a token")
     if caller.role is Role.EMPLOYEE:
         return _own_files_page(request, caller)
     if caller.role not in READS_CASES:
@@ -192,13 +147,13 @@ def dashboard(
     day = on or date.today()
     employer = default_employer(caller, employer)
     if employer is None and case_manager is None:
-        ctx = _ctx(request)
+        ctx = context(request)
         ctx.catch_up()
         try:
             found = queries.overview(ctx, caller, day)
         except Forbidden as refused:
-            return _refused(request, refused)
-        return _page(request, "dashboard.html", overview=found, day=day, rows=[], counts={},
+            return refused_page(request, refused)
+        return page(request, "dashboard.html", overview=found, day=day, rows=[], counts={},
                      filters={})  # fmt: skip
     wanted = DeadlineStatus(status) if status in STATUS_ORDER else None
     rows = _deadline_rows(request, caller, employer, case_manager, day, due_before, history)
@@ -208,13 +163,13 @@ def dashboard(
     shown.sort(key=lambda r: (STATUS_ORDER.index(r.deadline.status.value), r.deadline.due_on))
     filters = {"employer": employer, "case_manager": case_manager, "status": status,
                "due_before": due_before, "on": on, "history": history}  # fmt: skip
-    return _page(request, "dashboard.html", rows=shown, counts=counts, day=day, filters=filters,
+    return page(request, "dashboard.html", rows=shown, counts=counts, day=day, filters=filters,
                  terms=DEADLINE_TERMS, overview=None)  # fmt: skip
 
 
 def _own_files_page(request: Request, caller: Principal) -> HTMLResponse:
     """An employee's first page: their own files at their employer (AVG art. 15)."""
-    ctx = _ctx(request)
+    ctx = context(request)
     cases = [queries.readable_case(ctx, caller, case_id, "list own files")
              for case_id in queries.own_files(ctx, caller)]  # fmt: skip
     cases.sort(key=lambda case: case.current.first_sick_day, reverse=True)
@@ -222,7 +177,7 @@ def _own_files_page(request: Request, caller: Principal) -> HTMLResponse:
               "status": case.current.status.value, "closed_on": case.current.closed_on}
              for case in cases]  # fmt: skip
     (employer,) = caller.employers or ("",)
-    return _page(request, "own_files.html", files=files, employer=employer)
+    return page(request, "own_files.html", files=files, employer=employer)
 
 
 def _deadline_rows(
@@ -236,7 +191,7 @@ def _deadline_rows(
 ) -> list[Any]:
     wanted = queries.DeadlineList(on=day, employer_id=employer, case_manager_id=case_manager,
                                   due_before=due_before, history=history)  # fmt: skip
-    return queries.list_deadlines(_ctx(request), caller, wanted)
+    return queries.list_deadlines(context(request), caller, wanted)
 
 
 @dataclass(frozen=True)
@@ -283,33 +238,28 @@ def week_bar(state: CaseState, deadlines: list[Deadline], day: date) -> WeekBar:
 @router.get("/ui/cases/{case_id}", response_class=HTMLResponse)
 def case_page(case_id: UUID, request: Request, on: date | None = None,
               recorded: str = "") -> HTMLResponse:  # fmt: skip
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to see a case")
+        return login_page(request, "sign in to see a case")
     day = on or date.today()
     try:
-        case = computable(queries.readable_case(_ctx(request), caller, case_id, "view case page"))
+        found = queries.readable_case(context(request), caller, case_id, "view case page")
+        case = computable(found)
         if case.current.first_sick_day > day:
             raise NotYetBegunError(case_id, day)
         with computing(case_id):
             state = case.state(as_of=day)
             deadlines = case_deadlines(case.timeline(), day)
             bar = week_bar(state, deadlines, day)
-    except (ApplicationError, UnknownCaseError, UnreadableFileError) as refused:
-        return _refused(request, refused)
-    timeline = timeline_view(case, None, queries.medical_for(_ctx(request), caller, case))
+    except REFUSALS as refused:
+        return refused_page(request, refused)
+    timeline = timeline_view(case, None, queries.medical_for(context(request), caller, case))
     for row in timeline:
         row["term"] = event_term(row["type"])
-    return _page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),
+    return page(request, "case.html", case_id=case_id, state=state, view=state.to_json(day),
                  deadlines=deadlines, bar=bar, timeline=timeline, terms=DEADLINE_TERMS,
                  day=day, recorded=recorded[:80],
                  may_record=bool(RECORDS[caller.role]))  # fmt: skip
-
-
-def _refused(request: Request, error: Exception) -> HTMLResponse:
-    """The page of an error, with the same problem as the API would answer."""
-    problem, _ = problem_for(error)
-    return _page(request, "refused.html", problem.status, problem=problem)
 
 
 

@@ -15,22 +15,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from domain import events as ev
 from domain.access import Principal
 from services.api.forms import Form, csrf_ok, csrf_token, data_of, form_for, recordable_types
-from services.api.pages import _caller, _ctx, _login_page, _page, _refused
+from services.api.page_kit import REFUSALS, caller_of, context, login_page, page, refused_page
 from services.api.problems import problem_for
 from services.api.routes import COOKIE
 from services.application import idempotency, queries, recording, sickness
 from services.application.errors import (
-    ApplicationError,
     DuplicateEventError,
     RuleViolation,
-    UnknownCaseError,
-    UnreadableFileError,
 )
 from services.application.labels import words
 from services.application.ledger import VersionConflictError
 
 router = APIRouter(include_in_schema=False)
-REFUSALS = (ApplicationError, UnknownCaseError, UnreadableFileError)
 # what a form's command can be refused for, each answered with the API's problem
 COMMAND_REFUSALS = (*REFUSALS, RuleViolation, DuplicateEventError)
 MAX_FORM_BYTES = 16_384
@@ -49,13 +45,13 @@ def _events_of(case: Any) -> list[tuple[str, str]]:
 @router.get("/ui/cases/{case_id}/record", response_class=HTMLResponse)
 def record_form(case_id: UUID, request: Request, type: str = "",
                 corrects: str = "", retracts: str = "") -> Response:  # fmt: skip
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to record an event")
+        return login_page(request, "sign in to record an event")
     try:
-        case = queries.readable_case(_ctx(request), caller, case_id, "open record form")
+        case = queries.readable_case(context(request), caller, case_id, "open record form")
     except REFUSALS as refused:
-        return _refused(request, refused)
+        return refused_page(request, refused)
     if type not in ev.CATALOGUE or type == "SicknessReported":
         return _choose(request, caller, case_id)
     form = form_for(type, _events_of(case))
@@ -65,14 +61,14 @@ def record_form(case_id: UUID, request: Request, type: str = "",
 
 
 def _choose(request: Request, caller: Principal, case_id: UUID) -> Response:
-    return _page(request, "record.html", case_id=case_id, choices=recordable_types(caller),
+    return page(request, "record.html", case_id=case_id, choices=recordable_types(caller),
                  form=None)  # fmt: skip
 
 
 def _form_page(request: Request, case_id: UUID | None, form: Form, version: int, key: str,
                status: int = 200, **extra: Any) -> HTMLResponse:  # fmt: skip
-    return _page(request, "record.html", status, case_id=case_id, form=form, version=version,
-                 idempotency_key=key, csrf=csrf_token(_ctx(request).jwt_key, _session(request)),
+    return page(request, "record.html", status, case_id=case_id, form=form, version=version,
+                 idempotency_key=key, csrf=csrf_token(context(request).jwt_key, _session(request)),
                  choices=[], **extra)  # fmt: skip
 
 
@@ -82,7 +78,7 @@ async def _submitted(request: Request) -> dict[str, str] | None:
     if len(body) > MAX_FORM_BYTES:
         return None
     fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    key = _ctx(request).jwt_key
+    key = context(request).jwt_key
     return fields if csrf_ok(key, _session(request), fields.get("csrf", "")) else None
 
 
@@ -93,17 +89,17 @@ def _not_ours() -> HTMLResponse:
 
 @router.post("/ui/cases/{case_id}/record", response_class=HTMLResponse)
 async def record_submit(case_id: UUID, request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to record an event")
+        return login_page(request, "sign in to record an event")
     submitted = await _submitted(request)
     if submitted is None:
         return _not_ours()
-    ctx = _ctx(request)
+    ctx = context(request)
     try:
         case = queries.readable_case(ctx, caller, case_id, "record from page")
     except REFUSALS as refused:
-        return _refused(request, refused)
+        return refused_page(request, refused)
     event_type = submitted.get("type", "")
     if event_type not in ev.CATALOGUE or event_type == "SicknessReported":
         return _choose(request, caller, case_id)
@@ -183,7 +179,7 @@ def _problems(form: Form, error: Exception) -> None:
 def _stale(request: Request, case_id: UUID, form: Form, version: int) -> Response:
     """The form was drawn before someone else wrote: say what changed; the form is drawn
     again on the current version, with what was typed, to send once more or leave."""
-    case = _ctx(request).ledger.get_case(case_id)
+    case = context(request).ledger.get_case(case_id)
     newer = [{"on": e.occurred_on.isoformat(), "what": words(e.type),
               "by": f"{words(e.actor.role.value)} {e.actor.id}"}
              for e in case.history if e.originator_version > version]  # fmt: skip
@@ -195,9 +191,9 @@ def _stale(request: Request, case_id: UUID, form: Form, version: int) -> Respons
 
 @router.get("/ui/report", response_class=HTMLResponse)
 def report_form(request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to report sickness")
+        return login_page(request, "sign in to report sickness")
     form = _report_form()
     employers = sorted(caller.employers or [])
     form.values = {"first_sick_day": date.today().isoformat(),
@@ -215,13 +211,13 @@ def _report_form() -> Form:
 
 @router.post("/ui/report", response_class=HTMLResponse)
 async def report_submit(request: Request) -> Response:
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to report sickness")
+        return login_page(request, "sign in to report sickness")
     submitted = await _submitted(request)
     if submitted is None:
         return _not_ours()
-    ctx = _ctx(request)
+    ctx = context(request)
     form = _report_form()
     form.values = submitted
     key = submitted.get("idempotency_key") or None

@@ -10,24 +10,23 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.api.pages import _caller, _ctx, _login_page, _refused
-from services.application.errors import ApplicationError, UnknownCaseError, UnreadableFileError
+from services.api.page_kit import REFUSALS, caller_of, context, login_page, refused_page
+from services.application.labels import short_reference
 from services.application.review_pack import render_html, render_pdf, review_pack_for
 
 router = APIRouter(include_in_schema=False)
-REFUSALS = (ApplicationError, UnknownCaseError, UnreadableFileError)
 
 
 def _pack(request: Request, case_id: UUID, on: date | None,
           with_proof: bool = False) -> dict[str, object] | Response:  # fmt: skip
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to see the review pack")
+        return login_page(request, "sign in to see the review pack")
     try:
-        return review_pack_for(_ctx(request), caller, case_id, on or date.today(),
+        return review_pack_for(context(request), caller, case_id, on or date.today(),
                                with_proof=with_proof)  # fmt: skip
     except REFUSALS as refused:
-        return _refused(request, refused)
+        return refused_page(request, refused)
 
 
 @router.get("/ui/cases/{case_id}/review-pack", response_class=HTMLResponse)
@@ -41,7 +40,7 @@ def review_pack_pdf(case_id: UUID, request: Request, on: date | None = None) -> 
     pack = _pack(request, case_id, on)
     if isinstance(pack, Response):
         return pack
-    name = f"review-pack-{str(case_id)[:8]}-{pack['review']['on']}.pdf"  # type: ignore[index]
+    name = f"review-pack-{short_reference(case_id)}-{pack['review']['on']}.pdf"  # type: ignore[index]
     return Response(render_pdf(pack), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
@@ -54,6 +53,6 @@ def proof_bundle(case_id: UUID, request: Request, on: date | None = None) -> Res
         return pack
     if pack["proof"] is None:
         return HTMLResponse(f"<p>{pack['proof_note']}</p>", status_code=409)
+    name = f"proof-{short_reference(case_id)}.json"
     return Response(json.dumps(pack["proof"], indent=2), media_type="application/json",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="proof-{str(case_id)[:8]}.json"'})  # fmt: skip
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip

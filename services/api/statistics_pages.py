@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from domain.access import default_employer, suppress_below
-from services.api.pages import DEADLINE_TERMS, _caller, _ctx, _login_page, _page, _refused
+from services.api.page_kit import caller_of, context, login_page, page, refused_page
+from services.api.pages import DEADLINE_TERMS
 from services.application.errors import ApplicationError, Forbidden, MissingHeadcount
 from services.application.labels import words
 from services.application.stats_views import statistics
@@ -41,17 +42,17 @@ def statistics_page(request: Request, on: date | None = None,
                     employer: Annotated[str | None, Query(max_length=64)] = None,
                     period: Annotated[str | None, Query(max_length=10)] = None,
                     ) -> HTMLResponse:  # fmt: skip
-    caller = _caller(request)
+    caller = caller_of(request)
     if caller is None:
-        return _login_page(request, "sign in to see statistics")
-    ctx, day = _ctx(request), on or date.today()
+        return login_page(request, "sign in to see statistics")
+    ctx, day = context(request), on or date.today()
     own = default_employer(caller, employer or None)
     try:
         population = _population(ctx, caller, day) if caller.employers is None else None
         kpi, kpi_problem = _kpis(ctx, caller, day, own, period or quarter_of(day))
     except Forbidden as refused:
-        return _refused(request, refused)
-    return _page(request, "statistics.html", day=day, population=population, kpi=kpi,
+        return refused_page(request, refused)
+    return page(request, "statistics.html", day=day, population=population, kpi=kpi,
                  kpi_problem=kpi_problem, employer=own, period=period or quarter_of(day),
                  kpi_terms=KPI_TERMS, colours=OUTCOME_COLOURS, terms=DEADLINE_TERMS,
                  small_group=suppress_below(caller), words=words)  # fmt: skip

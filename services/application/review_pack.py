@@ -18,7 +18,7 @@ from infra.audit import AuditLog
 from infra.readmodel import ReadModelStore
 from services.application.case_views import NotYetBegunError, computable, computing
 from services.application.context import Context
-from services.application.labels import words
+from services.application.labels import short_reference, words
 from services.application.ledger import Ledger
 from services.application.queries import readable_case
 
@@ -90,10 +90,6 @@ SECTIONS = (
     ("sanctions_and_suspensions", "Sanctions and suspensions", "sancties en opschortingen"),
     ("corrections", "Corrections", "correcties"),
 )
-
-
-def short_reference(case_id: str) -> str:
-    return case_id[:8]
 
 
 def readable(pack: dict[str, Any]) -> dict[str, Any]:

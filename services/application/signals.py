@@ -21,6 +21,7 @@ from projections.deadlines import (
 from projections.runner import ReadModelRunner
 from services.application.case_views import deadline_replay
 from services.application.context import Context
+from services.application.labels import short_reference
 
 DIGEST_DAYS = 7  # a case manager's digest: what is overdue and what is due within a week
 
@@ -45,11 +46,6 @@ class Signal:
         if self.reminder.role is Role.CASE_MANAGER:
             return f"case_manager:{self.case_manager_id or '*'}"
         return f"{self.reminder.role.value}:{self.employer_id}"
-
-
-def reference(case_id: UUID) -> str:
-    """The short reference of a case in a reminder (the first 8 of its id)."""
-    return str(case_id)[:8]
 
 
 def label(deadline: str) -> str:
@@ -109,7 +105,7 @@ def digests(ctx: Context, on: date) -> dict[str, list[CaseDeadline]]:
 
 def reminder_text(signal: Signal, base_url: str) -> tuple[str, str]:
     """The subject and body of a reminder."""
-    d, ref = signal.reminder.deadline, reference(signal.case_id)
+    d, ref = signal.reminder.deadline, short_reference(signal.case_id)
     when = (f"is overdue since {d.due_on.isoformat()}" if signal.reminder.kind.value == "overdue"
             else f"is due on {d.due_on.isoformat()}")  # fmt: skip
     subject = f"[ledger] case {ref}: {label(d.deadline)} {when}"
@@ -129,7 +125,7 @@ def digest_text(manager: str, items: list[CaseDeadline], on: date, base_url: str
     for item in sorted(items, key=lambda i: i.deadline.due_on):
         d = item.deadline
         state = "overdue" if d.due_on < on else "due"
-        lines.append(f"  {d.due_on.isoformat()}  {state:7}  case {reference(item.case_id)}  "
+        lines.append(f"  {d.due_on.isoformat()}  {state:7}  case {short_reference(item.case_id)}  "
                      f"{label(d.deadline)}  {base_url}/ui/cases/{item.case_id}")  # fmt: skip
     lines += ["", "This digest names no employee and holds no medical data."]
     return subject, "\n".join(lines) + "\n"
