@@ -72,12 +72,10 @@ def _kpis(ctx: Any, caller: Any, day: date, employer: str | None, period: str
         return None, None
     try:
         return statistics(ctx, caller, "kpi", day, employer_id=employer, period=period), None
-    except MissingHeadcount as missing:
+    except Forbidden:
+        raise  # the page of a refusal, not a note
+    except (MissingHeadcount, ApplicationError) as missing:  # a period, say, it cannot read
         return None, str(missing)
-    except ApplicationError as refused:
-        if isinstance(refused, Forbidden):
-            raise
-        return None, str(refused)
 
 
 def _outcome_bars(second: dict[str, Any]) -> list[dict[str, Any]]:
