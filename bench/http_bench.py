@@ -4,6 +4,12 @@ raw single-row insert baseline measured in the same run.
 - **HTTP commands**: a running ``ledger serve`` (one uvicorn process, as ``make run``
   starts it); client threads each report a sickness and then append events to their
   own cases with ``POST /cases/{id}/events`` for a fixed time.
+- **appends under wrk** (issue 20): ``wrk`` (a native load generator, so the client's
+  own cost is not Python's) appends events to 2,000 open cases with ``POST
+  /cases/{id}/events`` over ``--connections`` connections; once with group commit and
+  the projection follower in its own process (``ledger serve --follower process``),
+  once as before (``LEDGER_GROUP_COMMIT=0``, follower thread in the server): the before
+  and after in the same run.
 - **raw single-row INSERT**: psycopg 3, one row per transaction, into a table of the
   event store's shape, by the same number of threads (PostgreSQL only).
 
@@ -82,11 +88,14 @@ def _free_port() -> int:
         return port
 
 
-def serve(url: str) -> tuple[subprocess.Popen[str], str]:
+def serve(
+    url: str, *, follower: str = "thread", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     port = _free_port()
-    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_JWT_KEY": KEY}
+    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_JWT_KEY": KEY, **(env or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "services.cli", "serve", "--port", str(port),
+         "--follower", follower],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -138,6 +147,80 @@ def http_commands(base: str, threads: int, seconds: float) -> dict[str, Any]:
     reports = percentiles(report_latencies)
     return {"commands": count, "rate": count / elapsed, **percentiles(latencies),
             "report_p50": reports["p50"], "report_p95": reports["p95"]}  # fmt: skip
+
+
+WRK_SCRIPT = """
+local cases = {%(cases)s}
+local headers = {["Authorization"] = "Bearer %(token)s", ["Content-Type"] = "application/json"}
+local n = 0
+function setup(thread)
+  thread:set("id", n)
+  n = n + 1
+end
+function init(args)
+  counter = id * 7919
+end
+function request()
+  counter = counter + 1
+  local case = cases[(counter %% #cases) + 1]
+  local body = '{"type":"CaseManagerAppointed","occurred_on":"%(on)s",' ..
+    '"data":{"case_manager_id":"cm-' .. counter .. '"}}'
+  return wrk.format("POST", "/cases/" .. case .. "/events", headers, body)
+end
+"""
+WRK_CASES = 2000
+
+
+def open_cases(base: str, count: int) -> list[str]:
+    token = issue_token(Principal("bench", Role.ADMIN), KEY)
+    first = date.today() - timedelta(days=300)
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        return [
+            client.post("/cases", json={"employee_id": f"W-{uuid4().hex[:10]}",
+                                        "employer_id": "ER-W",
+                                        "first_sick_day": first.isoformat()}).json()["case_id"]
+            for _ in range(count)
+        ]  # fmt: skip
+
+
+def wrk_appends(base: str, connections: int, seconds: float, workdir: Path) -> dict[str, Any]:
+    """``wrk`` appending to open cases; its own report: requests/s, latency percentiles."""
+    cases = open_cases(base, WRK_CASES)
+    token = issue_token(Principal("bench", Role.ADMIN), KEY)
+    script = workdir / "appends.lua"
+    on = (date.today() - timedelta(days=200)).isoformat()
+    script.write_text(WRK_SCRIPT % {"cases": ", ".join(f'"{c}"' for c in cases),
+                                    "token": token, "on": on})  # fmt: skip
+    threads = min(2, connections)
+    done = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:.0f}s",
+         "--latency", "-s", str(script), base],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(text: str) -> dict[str, Any]:
+    """Requests/s, the latency percentiles and the failed requests of wrk's report."""
+    found: dict[str, Any] = {"failed": 0}
+    for line in text.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            found["rate"] = float(words[1])
+        elif len(words) == 2 and words[0] in ("50%", "99%", "90%"):
+            found[f"p{words[0][:-1]}"] = _ms(words[1])
+        elif "requests in" in line:
+            found["commands"] = int(words[0])
+        elif line.strip().startswith("Non-2xx"):
+            found["failed"] = int(words[-1])
+    return found
+
+
+def _ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    raise ValueError(f"not a wrk latency: {text!r}")
 
 
 def raw_inserts(base_url: str, threads: int, seconds: float) -> dict[str, Any]:
@@ -199,10 +282,40 @@ def report(results: list[dict[str, Any]], version: str, threads: int, seconds: f
     return "\n".join(out) + "\n"
 
 
+# (label, follower, environment) of the server under wrk: before and after issue 20
+SERVER_SHAPES = [
+    ("before: one transaction per append, follower thread", "thread",
+     {"LEDGER_GROUP_COMMIT": "0"}),
+    ("after: group commit, follower process", "process", {"LEDGER_GROUP_COMMIT": "1"}),
+]  # fmt: skip
+
+
+def appends_report(
+    rows: list[dict[str, Any]], raw: dict[str, Any], connections: int, seconds: float
+) -> str:
+    out = [
+        "",
+        f"Appends under wrk ({connections} connections, 2 wrk threads, {seconds:.0f} s each, "
+        f"{WRK_CASES:,} open cases; raw insert: {raw['rate']:,.0f}/s):",
+        "",
+        "| server | store | appends | per second | p50 ms | p90 ms | p99 ms | failed "
+        "| / raw insert |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['shape']} | {r['store']} | {r.get('commands', 0):,} | {r['rate']:,.0f} "
+            f"| {r['p50']:.1f} | {r['p90']:.1f} | {r['p99']:.1f} | {r['failed']} "
+            f"| {r['rate'] / raw['rate']:.3f} |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     parser = bench_parser(__doc__)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=8, help="wrk's connections")
     args = parser.parse_args()
     base = args.database_url.split("?")[0]
     workdir = ROOT / "bench" / "out"
@@ -211,6 +324,7 @@ def main() -> None:
         {"path": "raw single-row INSERT", "store": "postgres",
          **raw_inserts(base, args.threads, args.seconds)}
     ]  # fmt: skip
+    appends: list[dict[str, Any]] = []
     for kind in args.stores.split(","):
         url = fresh_url(base, kind, Path(workdir))
         process, server = serve(url)
@@ -221,7 +335,18 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
             drop(url)
+        for label, follower, env in SERVER_SHAPES:
+            url = fresh_url(base, kind, Path(workdir))
+            process, server = serve(url, follower=follower, env=env)
+            try:
+                measured = wrk_appends(server, args.connections, args.seconds, workdir)
+                appends.append({"shape": label, "store": kind, **measured})
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+                drop(url)
     text = report(results, pg_version(base), args.threads, args.seconds)
+    text += appends_report(appends, results[0], args.connections, args.seconds)
     finish(text, args)
 
 

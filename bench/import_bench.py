@@ -75,6 +75,9 @@ def raw_copy_rate(base: str, ledger: Ledger, cases: list[Case]) -> float:
         return len(rows) / timed(copy)
 
 
+WORKERS = 2
+
+
 def run(kind: str, base: str, events: int, workdir: Path) -> dict[str, Any]:
     lines = lines_for(events)
     result: dict[str, Any] = {"store": kind, "events": len(lines)}
@@ -84,6 +87,14 @@ def run(kind: str, base: str, events: int, workdir: Path) -> dict[str, Any]:
             ledger = rt.ledger
             seconds = timed(lambda: import_lines(ledger, lines))
             result["ledger_import"] = len(lines) / seconds
+    finally:
+        drop(url)
+    url = fresh_url(base, kind, workdir)
+    try:  # issue 20: the cases checked in two worker processes
+        with bootstrap(database_url=url) as rt:
+            ledger = rt.ledger
+            seconds = timed(lambda: import_lines(ledger, lines, workers=WORKERS))
+            result["import_workers"] = len(lines) / seconds
     finally:
         drop(url)
     url = fresh_url(base, kind, workdir)
@@ -115,21 +126,21 @@ def report(results: list[dict[str, Any]], pg_version: str) -> str:
         "",
         f"Machine: {machine()}; {pg_version}; commit {commit()}",
         "",
-        "| store | events | ledger import (ev/s) | without keys (ev/s) "
+        "| store | events | ledger import (ev/s) | --workers 2 (ev/s) | without keys (ev/s) "
         "| plain app.save per case (ev/s) | raw COPY (ev/s) | with keys / without "
-        "| import / app.save | import / COPY |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| import / app.save | import / COPY | workers / one |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         copy = r.get("raw_copy")
         vs_copy = f"{r['ledger_import'] / copy:.2f}" if copy else "n/a"
         out.append(
             f"| {r['store']} | {r['events']:,} | {r['ledger_import']:,.0f} "
-            f"| {r['import_unprotected']:,.0f} "
+            f"| {r['import_workers']:,.0f} | {r['import_unprotected']:,.0f} "
             f"| {r['plain_app_save']:,.0f} | {f'{copy:,.0f}' if copy else 'n/a'} "
             f"| {r['ledger_import'] / r['import_unprotected']:.2f} "
             f"| {r['ledger_import'] / r['plain_app_save']:.2f} "
-            f"| {vs_copy} |"
+            f"| {vs_copy} | {r['import_workers'] / r['ledger_import']:.2f} |"
         )
     return "\n".join(out) + "\n"
 

@@ -10,6 +10,7 @@ from eventsourcing.domain import BaseAggregate, datetime_now_with_tzinfo
 from eventsourcing.utils import get_topic
 
 from domain import events as ev
+from domain.deadlines import DeadlineFact, deadline_facts
 from domain.retention import FileStatus, file_status
 from domain.rules import (
     CASE_OPENS_WITH_REPORT,
@@ -36,6 +37,7 @@ class Case(BaseAggregate[UUID]):
         self.history: list[ev.CaseEvent] = []
         self.events_by_id: dict[UUID, ev.CaseEvent] = {}
         self._current: CaseState | None = None
+        self._deadlines: tuple[CaseState, list[DeadlineFact]] | None = None
 
     def remember(self, event: ev.CaseEvent) -> None:
         current = self._current
@@ -58,6 +60,15 @@ class Case(BaseAggregate[UUID]):
         if self._current is None:
             self._current = fold(self.timeline())
         return self._current
+
+    @property
+    def deadlines(self) -> list[DeadlineFact]:
+        """``deadline_facts`` of the current state, worked out once per state (the case-state
+        and the deadline read models both need them)."""
+        current = self.current
+        if self._deadlines is None or self._deadlines[0] is not current:
+            self._deadlines = (current, deadline_facts(current))
+        return list(self._deadlines[1])
 
     def _admit(self, event: ev.CaseEvent) -> None:
         """Raise ``RuleViolation`` unless ``event`` may be recorded next."""

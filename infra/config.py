@@ -24,6 +24,12 @@ def database_url() -> str:
     return os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
+def group_commit() -> bool:
+    """Whether concurrent small writes share a transaction (``infra.group_commit``); on
+    unless ``LEDGER_GROUP_COMMIT=0`` (the benchmark's baseline, a suspected fault)."""
+    return os.environ.get("LEDGER_GROUP_COMMIT", "1") != "0"
+
+
 def limit_lock_waits(seconds: str) -> None:
     """Every PostgreSQL session waits at most ``seconds`` for a lock, reads included (the
     library sets the limit only when it writes events): libpq applies PGOPTIONS when it

@@ -44,7 +44,8 @@ PAGE_SIZE = 5000
 
 @dataclass(frozen=True)
 class Page:
-    """Consecutive notifications of the log (ids ascending, maybe with gaps), decoded."""
+    """Notifications of the log (ids ascending, maybe with gaps; by case for a bulk
+    rebuild), decoded."""
 
     notifications: Sequence[Notification]
     events: Sequence[ev.CaseEvent]
@@ -112,6 +113,10 @@ class NotificationLog:
             after, page_size=page_size, topics=topics, limit=limit
         ):
             yield Page(notifications, [cast(ev.CaseEvent, decode(n)) for n in notifications])
+
+    def sealed_decoder(self) -> Callable[[Notification], Any]:
+        """How this log decodes a notification with protected fields left unopened."""
+        return self._decoder(True)
 
     def event_at(self, notification_id: int, *, sealed: bool = True) -> ev.CaseEvent:
         """The event stored under ``notification_id``; ``LookupError`` if there is none."""

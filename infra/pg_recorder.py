@@ -21,7 +21,9 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from infra.config import group_commit
 from infra.event_ids import index_name, postgres_expression
+from infra.group_commit import GroupCommitter, alone
 from infra.pg_pool import use_socket_check
 
 ATTEMPTS = 10  # as the library
@@ -75,6 +77,8 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         use_socket_check(datastore)
+        # a command's append shares its transaction with those arriving meanwhile
+        self.group = GroupCommitter(self._insert_alone) if group_commit() else None
         # one event_id per ledger, for every writer (infra/event_ids.py)
         self.sql_create_statements.append(
             SQL("CREATE UNIQUE INDEX IF NOT EXISTS {0} ON {1}.{2} ({3})").format(
@@ -94,6 +98,13 @@ class LedgerPostgresApplicationRecorder(PostgresApplicationRecorder):
         super()._create_table(curs)
 
     def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.group is None or alone(stored_events, kwargs, self.copy_from):
+            return self._insert_alone(stored_events, **kwargs)
+        return self.group.insert(stored_events)
+
+    def _insert_alone(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if len(stored_events) < self.copy_from or self.datastore.enable_db_functions:

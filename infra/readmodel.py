@@ -176,6 +176,28 @@ class ReadModelStore(ABC):
         """Empty the tables and forget the position, in one transaction (for a rebuild).
         With ``only_if_new``, only while the projection has no position; whether it did."""
 
+    # A bulk rebuild fills fresh copies of the tables (``shadow_name``), then swaps them in
+    # with the positions in one transaction: readers see the old rows until then.
+
+    @abstractmethod
+    def create_shadows(self, tables: Sequence[Table]) -> None:
+        """Fresh, empty copies of ``tables`` (any left by a rebuild that died are dropped)."""
+
+    @abstractmethod
+    def copy_rows(self, table: Table, values: Sequence[tuple[Any, ...]]) -> None:
+        """Add rows (``values`` in the order of ``table.column_names``) to the copy of
+        ``table``, in one transaction (``COPY`` on PostgreSQL)."""
+
+    @abstractmethod
+    def drop_shadows(self, tables: Sequence[Table]) -> None: ...
+
+    @abstractmethod
+    def swap_in(
+        self, tables: Sequence[Table], positions: Mapping[str, int], changes: Sequence[Change]
+    ) -> None:
+        """Replace ``tables`` by their filled copies (keys and indexes built now), apply
+        ``changes`` and set each projection's position, in one transaction."""
+
     @abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a read query written with ``?`` placeholders and ``{table}`` names."""
@@ -253,7 +275,7 @@ def _insert(table: Table, qualified: str, mark: str) -> str:
     return f"INSERT INTO {qualified} ({', '.join(table.column_names)}) VALUES ({marks})"
 
 
-def _values(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+def values_of(table: Table, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
     return [tuple(row[column] for column in table.column_names) for row in rows]
 
 
@@ -274,7 +296,7 @@ def _run_plan(
             (where,) = args
             cursor.execute(_delete(table, name, where, mark), [*where.values()])
         else:
-            cursor.executemany(_insert(table, name, mark), _values(table, args))
+            cursor.executemany(_insert(table, name, mark), values_of(table, args))
 
 
 def _delete_in_sqlite(name: str, column: str, keys: list[Any]) -> tuple[str, list[Any]]:
@@ -284,6 +306,11 @@ def _delete_in_sqlite(name: str, column: str, keys: list[Any]) -> tuple[str, lis
 
 def _delete_in_pg(name: str, column: str, keys: list[Any]) -> tuple[str, list[Any]]:
     return f"DELETE FROM {name} WHERE {column} = ANY(%s)", [keys]
+
+
+def shadow_name(table: Table) -> str:
+    """Where a bulk rebuild writes ``table`` before swapping it in."""
+    return f"{table.physical}__bulk"
 
 
 def _in_lock_order(writes: Sequence[PageWrite]) -> list[PageWrite]:
@@ -353,6 +380,41 @@ class SQLiteReadModelRecorder(SQLiteTrackingRecorder, ReadModelStore):
                 cursor.execute(f"DELETE FROM {table.physical}")
             cursor.execute("DELETE FROM tracking WHERE application_name = ?", (projection,))
             return True
+
+    def create_shadows(self, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {shadow_name(table)}")
+                cursor.execute(_ddl(table, shadow_name(table), "sqlite")[0])  # with its key
+
+    def copy_rows(self, table: Table, values: Sequence[tuple[Any, ...]]) -> None:
+        with (
+            self.datastore.get_connection(commit=True) as connection,
+            _relaxed_sync(connection),
+            connection.transaction(commit=True) as cursor,
+        ):
+            cursor.executemany(_insert(table, shadow_name(table), "?"), values)
+
+    def drop_shadows(self, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for table in tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {shadow_name(table)}")
+
+    def swap_in(
+        self, tables: Sequence[Table], positions: Mapping[str, int], changes: Sequence[Change]
+    ) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            for name in sorted(positions):
+                self._lock_position(cursor, name)  # the write lock, before any follower
+            for table in tables:
+                cursor.execute(f"DROP TABLE {table.physical}")
+                cursor.execute(f"ALTER TABLE {shadow_name(table)} RENAME TO {table.physical}")
+                for statement in _ddl(table, table.physical, "sqlite")[1:]:
+                    cursor.execute(statement)
+            _run_plan(cursor, changes, lambda t: t.physical, "?", _delete_in_sqlite)
+            for name, position in sorted(positions.items()):
+                cursor.execute("DELETE FROM tracking WHERE application_name = ?", (name,))
+                self._insert_tracking(cursor, Tracking(name, position))
 
     def _sql(self, sql: str) -> str:
         return re.sub(r"\{(\w+)\}", lambda m: self.physical_name(m.group(1)), sql)
@@ -451,6 +513,61 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
                 (projection,),
             )
             return True
+
+    def create_shadows(self, tables: Sequence[Table]) -> None:
+        """Without key or indexes: ``COPY`` into a bare table, then build them once."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(DDL_LOCK)
+            for table in tables:
+                shadow = self._qualified(shadow_name(table))
+                cursor.execute(cast(Any, f"DROP TABLE IF EXISTS {shadow}"))
+                kinds = _KINDS["postgres"]
+                columns = ", ".join(f"{name} {kinds[kind]}" for name, kind in table.columns)
+                cursor.execute(cast(Any, f"CREATE TABLE {shadow} ({columns})"))
+
+    def copy_rows(self, table: Table, values: Sequence[tuple[Any, ...]]) -> None:
+        names = ", ".join(table.column_names)
+        statement = f"COPY {self._qualified(shadow_name(table))} ({names}) FROM STDIN"
+        with (
+            self.datastore.transaction(commit=True) as cursor,
+            cursor.copy(cast(Any, statement)) as copy,
+        ):
+            for row in values:
+                copy.write_row(row)
+
+    def drop_shadows(self, tables: Sequence[Table]) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(DDL_LOCK)
+            for table in tables:
+                shadow = self._qualified(shadow_name(table))
+                cursor.execute(cast(Any, f"DROP TABLE IF EXISTS {shadow}"))
+
+    def swap_in(
+        self, tables: Sequence[Table], positions: Mapping[str, int], changes: Sequence[Change]
+    ) -> None:
+        """Locks in a follower's order (positions, then tables), so that neither waits on
+        the other for ever; a follower then finds its position moved and reads it again."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(DDL_LOCK)
+            for name in sorted(positions):
+                self._lock_position(cursor, name)
+            for table in tables:
+                live = self._qualified(table.physical)
+                cursor.execute(cast(Any, f"DROP TABLE {live}"))
+                cursor.execute(cast(Any,
+                    f"ALTER TABLE {self._qualified(shadow_name(table))} RENAME TO {table.physical}"
+                ))  # fmt: skip
+                key = ", ".join(table.key)
+                cursor.execute(cast(Any, f"ALTER TABLE {live} ADD PRIMARY KEY ({key})"))
+                for statement in _ddl(table, live, "postgres")[1:]:
+                    cursor.execute(cast(Any, statement))
+            _run_plan(cursor, changes, lambda t: self._qualified(t.physical), "%s", _delete_in_pg)
+            tracking = self._qualified(self.tracking_table_name)
+            for name, position in sorted(positions.items()):
+                cursor.execute(
+                    cast(Any, f"DELETE FROM {tracking} WHERE application_name = %s"), (name,)
+                )
+                self._insert_tracking(cursor, Tracking(name, position))
 
     def _sql(self, sql: str) -> str:
         named = re.sub(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -87,3 +88,61 @@ def _cases_of(recorder: ApplicationRecorder, ids: list[UUID]) -> dict[UUID, UUID
             return {UUID(bytes(r["event_id"]).decode()): UUID(r["originator_id"])
                     for r in cursor.fetchall()}  # fmt: skip
     raise TypeError(f"no event-id index on a {type(recorder).__name__}")
+
+
+CasePosition = tuple[Any, int]  # (stored originator id, version) of the last row read
+
+
+def notifications_by_case(
+    recorder: ApplicationRecorder, up_to: int, *, page_size: int = 5000
+) -> Iterator[list[Notification]]:
+    """Every stored event up to notification ``up_to``, ordered by case and version (the
+    primary key's order, so each case's events come together), a page at a time."""
+    after: CasePosition | None = None
+    while True:
+        rows = _rows_by_case(recorder, after, up_to, page_size)
+        if not rows:
+            return
+        after = (rows[-1][1], rows[-1][2])
+        convert = getattr(recorder, "convert_originator_id", lambda stored: stored)
+        yield [
+            Notification(
+                id=row[0],
+                originator_id=convert(row[1]),
+                originator_version=row[2],
+                topic=row[3],
+                state=bytes(row[4]),
+            )
+            for row in rows
+        ]
+        if len(rows) < page_size:
+            return
+
+
+def _rows_by_case(
+    recorder: ApplicationRecorder, after: CasePosition | None, up_to: int, size: int
+) -> list[tuple[Any, ...]]:
+    if isinstance(recorder, PostgresApplicationRecorder):
+        query = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {s}.{t} WHERE notification_id <= %s {after} "
+            "ORDER BY originator_id, originator_version LIMIT %s"
+        ).format(
+            s=Identifier(recorder.datastore.schema),
+            t=Identifier(recorder.events_table_name),
+            after=SQL("AND (originator_id, originator_version) > (%s, %s)" if after else ""),
+        )
+        with recorder.datastore.get_connection() as connection:
+            cursor = connection.execute(query, [up_to, *(after or ()), size])
+            return [tuple(row.values()) for row in cursor.fetchall()]
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        where = "AND (originator_id, originator_version) > (?, ?)" if after else ""
+        statement = (
+            "SELECT rowid, originator_id, originator_version, topic, state "
+            f"FROM {recorder.events_table_name} WHERE rowid <= ? {where} "
+            "ORDER BY originator_id, originator_version LIMIT ?"
+        )
+        with recorder.datastore.transaction(commit=False) as sqlite_cursor:
+            sqlite_cursor.execute(statement, [up_to, *(after or ()), size])
+            return [tuple(row) for row in sqlite_cursor.fetchall()]
+    raise TypeError(f"no reading by case from a {type(recorder).__name__}")

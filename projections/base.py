@@ -59,7 +59,7 @@ class CaseCache:
             for event in events:
                 event.mutate(case)
         elif first == 1:
-            case = _from_scratch(events)
+            case = from_scratch(events)
         else:
             case = self._load(case_id, events[-1].originator_version)
         self._cases[case_id] = case
@@ -71,7 +71,7 @@ class CaseCache:
         self._cases.clear()
 
 
-def _from_scratch(events: Sequence[ev.CaseEvent]) -> Case:
+def from_scratch(events: Sequence[ev.CaseEvent]) -> Case:
     case = events[0].mutate(None)
     assert isinstance(case, Case)
     for event in events[1:]:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from domain import events as ev
 from domain.case import Case
-from domain.deadlines import deadline_facts, next_due
+from domain.deadlines import next_due
 from domain.retention import reintegration_ended_on
 from domain.sicktime import sick_days_later
 from domain.state import CaseStatus
@@ -71,7 +71,7 @@ class CaseStateProjection(CaseProjection):
 def case_state_row(case: Case) -> Row:
     state = case.current
     last_on = state.last_event_on or state.first_sick_day
-    upcoming = next_due(deadline_facts(state))
+    upcoming = next_due(case.deadlines)
     document = state.to_json(on=last_on)
     del document["employee_id"]  # read models hold no personal data; views fetch it sealed
     ended_on = reintegration_ended_on(state)

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from domain import events as ev
 from domain.case import Case
-from domain.deadlines import Deadline, DeadlineFact, DeadlineStatus, deadline_facts
+from domain.deadlines import Deadline, DeadlineFact, DeadlineStatus
 from infra.readmodel import Change, ReadModelStore, Replace, Row, Table
 from projections.base import CaseProjection
 
@@ -72,7 +72,7 @@ class DeadlineProjection(CaseProjection):
                 "case_manager_id": state.case_manager_id,
                 "last_event_on": last_on,
             }
-            for fact in deadline_facts(state)
+            for fact in case.deadlines
         ]
         (table,) = self.tables
         return [Replace(table, {"case_id": str(case.id)}, rows)]

@@ -16,6 +16,7 @@ runner cannot skip an event that commits late.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,15 +30,19 @@ from eventsourcing.persistence import IntegrityError
 from domain import events as ev
 from domain.case import Case
 from infra.log_consumer import LogConsumer, NotificationLog, Page, Progress, ProgressCallback
-from infra.readmodel import Change, PageWrite, PositionConflict, ReadModelStore
+from infra.readmodel import Change, PageWrite, PositionConflict, ReadModelStore, Replace
 from projections.base import CaseCache, CaseProjection
+from projections.bulk import CannotFoldError, Reopen, fill_shadows, tables_of
 from projections.set_aside import (
+    SET_ASIDE,
     SetAside,
     changes_or_set_aside,
     fold_each,
     forget_set_aside,
     pending_set_aside,
 )
+
+log = logging.getLogger("ledger.projections")
 
 __all__ = ["Progress", "ProgressCallback", "ReadModelRunner", "RunSummary"]
 
@@ -65,8 +70,11 @@ class ReadModelRunner(LogConsumer):
         projections: Sequence[CaseProjection],
         *,
         page_size: int = 5000,
+        reopen: Reopen | None = None,
     ) -> None:
+        """``reopen`` opens the ledger again in another process (a bulk rebuild's workers)."""
         super().__init__(NotificationLog(ledger.recorder, ledger.mapper), page_size=page_size)
+        self.reopen = reopen
         self.ledger = ledger
         self.store = store
         self.projections = list(projections)
@@ -137,7 +145,37 @@ class ReadModelRunner(LogConsumer):
         self._last = self.run()
         return self._last.events
 
-    def rebuild(self, progress: ProgressCallback | None = None) -> RunSummary:
+    def rebuild(
+        self, progress: ProgressCallback | None = None, *, bulk: bool = True, workers: int = 1
+    ) -> RunSummary:
+        """Rebuild every read model from the whole log: as a bulk job (``projections.bulk``,
+        folding in ``workers`` processes when the runner can ``reopen`` its ledger), falling
+        back to a replay if a case cannot be folded; or (``bulk=False``) by emptying the
+        tables and replaying the log into them page by page."""
+        head = self.head()
+        if not bulk or not head:
+            return self.replay(progress)
+        started = time.monotonic()
+        tables = tables_of(self.projections)
+        self.store.create_shadows(tables)
+        try:
+            folded = fill_shadows(self.log, self.store, self.projections, head, progress,
+                                  workers=workers, reopen=self.reopen)  # fmt: skip
+        except CannotFoldError as error:
+            log.warning("bulk rebuild: %s; replaying the log instead", error)
+            self.store.drop_shadows(tables)
+            return self.replay(progress)
+        except BaseException:
+            self.store.drop_shadows(tables)
+            raise
+        forget = [Replace(SET_ASIDE, {"projection": p.tracking_name}, []) for p in self.projections]
+        self.store.swap_in(tables, {p.tracking_name: head for p in self.projections}, forget)
+        self.cases.clear()
+        self._held_at = None
+        tail = self.run(progress)  # what was appended while the copies were filled
+        return RunSummary(tail.positions, folded + tail.events, time.monotonic() - started)
+
+    def replay(self, progress: ProgressCallback | None = None) -> RunSummary:
         """Empty every read model and replay the whole log into it."""
         for projection in self.projections:
             self.store.reset(projection.tracking_name, projection.tables)

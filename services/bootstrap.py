@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from threading import Event
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -108,7 +109,8 @@ class Runtime:
                page_size: int = 5000) -> ReadModelRunner:  # fmt: skip
         """A runner of ``projections`` (default: every read model)."""
         return ReadModelRunner(self.ledger, self.store, projections or all_projections(),
-                               page_size=page_size)  # fmt: skip
+                               page_size=page_size,
+                               reopen=partial(Ledger, self.ledger.database_url))  # fmt: skip
 
     @property
     def read_models(self) -> ReadModelRunner:

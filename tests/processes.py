@@ -66,9 +66,10 @@ class Process:
 
 
 class Server(Process):
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *options: str) -> None:
+        """``options``: more of ``ledger serve``'s options (``--follower process``)."""
         self.port = free_port()
-        super().__init__(["serve", "--port", str(self.port)], env, log)
+        super().__init__(["serve", "--port", str(self.port), *options], env, log)
 
     @property
     def base(self) -> str:

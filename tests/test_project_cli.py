@@ -103,7 +103,7 @@ def test_follow_applies_new_events_until_stopped(
     assert "stopped" in err
 
 
-def test_a_runner_killed_mid_rebuild_resumes_without_loss_or_duplicates(
+def test_a_runner_killed_mid_replay_resumes_without_loss_or_duplicates(
     use_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from projections.catalogue import all_projections
@@ -114,7 +114,8 @@ def test_a_runner_killed_mid_rebuild_resumes_without_loss_or_duplicates(
     events = _population(800, seed=9)
     assert import_via_cli(tmp_path, events) == 0
     runner = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "project", "--rebuild", "--page-size", "5", "-q"],
+        [sys.executable, "-m", "services.cli", "project", "--rebuild", "--replay",
+         "--page-size", "5", "-q"],
         env={**os.environ, "LEDGER_DATABASE_URL": use_database},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -109,6 +109,15 @@ def assert_read_models_converge(url: str, rebuilt_url: str, seconds: float = 60)
                 assert sorted(ours, key=key) == sorted(theirs, key=key), table.name
 
 
+def group_committed(base: str, headers: dict[str, str]) -> float:
+    """How many appends the server wrote in shared transactions (its ``/metrics``)."""
+    metrics = httpx.get(f"{base}/metrics", headers=headers).text
+    for line in metrics.splitlines():
+        if line.startswith("ledger_group_committed_appends_total "):
+            return float(line.split()[1])
+    raise AssertionError("the server does not report group commits")
+
+
 def open_cases(client: LoadClient, count: int) -> list[str]:
     cases = []
     for n in range(count):
@@ -121,11 +130,18 @@ def open_cases(client: LoadClient, count: int) -> list[str]:
 # --- concurrency ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("follower", ["thread", "process"])
 def test_concurrent_writers_lose_nothing_and_invent_nothing(
-    postgres_schema_url: str, other_schema: str, tmp_path: Path, request: pytest.FixtureRequest
+    postgres_schema_url: str,
+    other_schema: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    follower: str,
 ) -> None:
+    """Appends are group-committed (``infra.group_commit``, on by default): writes that
+    arrive together share a transaction, and each keeps its own answer."""
     env = environment(postgres_schema_url)
-    server = Server(env, tmp_path / "serve.log").start()
+    server = Server(env, tmp_path / "serve.log", "--follower", follower).start()
     try:
         client = LoadClient(lambda: server.base, token(env))
         shared = open_cases(client, 3)
@@ -162,7 +178,9 @@ def test_concurrent_writers_lose_nothing_and_invent_nothing(
         counts = assert_nothing_lost_or_invented(postgres_schema_url, client, request.node)
         assert counts["cases"] == 9
         assert_read_models_converge(postgres_schema_url, other_schema)
-        print(f"\nconcurrency: {dict(statuses)}; stored {counts}; lost 0, duplicated 0")
+        grouped = group_committed(server.base, client.headers)
+        print(f"\nconcurrency: {dict(statuses)}; stored {counts}; lost 0, duplicated 0; "
+              f"{grouped:.0f} appends group-committed")  # fmt: skip
     finally:
         server.stop()
 

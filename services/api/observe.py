@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -102,7 +102,17 @@ class StoreCollector(Collector):
         for name, rows in runner.set_aside().items():
             held.add_metric([name], len(rows))
         yield held
+        yield from self._group_commit()
         yield from self._feed(head)
+
+    def _group_commit(self) -> Iterator[Any]:
+        group = getattr(self.ctx.ledger.recorder, "group", None)  # None: turned off
+        if group is None:
+            return
+        yield CounterMetricFamily("ledger_group_commits", "Transactions shared by several "
+                                  "commands' appends", group.groups)  # fmt: skip
+        yield CounterMetricFamily("ledger_group_committed_appends", "Appends written in a "
+                                  "shared transaction", group.grouped)  # fmt: skip
 
     def _feed(self, head: int) -> Iterator[Any]:
         position = GaugeMetricFamily("ledger_feed_position", "Last notification id published",

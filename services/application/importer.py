@@ -19,8 +19,10 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 from domain.case import Case, holds_open_file, opens_file
 from domain.events import CaseEvent, SicknessReported, SicknessResumed
@@ -103,7 +105,7 @@ def read_lines(stream: BinaryIO, chunk: int = 1 << 20) -> Iterator[bytes]:
         yield pending
 
 
-class _Problems:
+class Problems:
     """Every problem counted; the ``MAX_REPORTED_PROBLEMS`` earliest lines kept."""
 
     def __init__(self) -> None:
@@ -118,10 +120,14 @@ class _Problems:
         else:
             heapq.heappushpop(self._heap, item)
 
+    def kept(self) -> list[ImportProblem]:
+        """The problems kept, in line order."""
+        items = sorted(self._heap, key=lambda item: (-item[0], -item[1]))
+        return [problem for _, _, problem in items]
+
     def raise_if_any(self) -> None:
         if self.total:
-            items = sorted(self._heap, key=lambda item: (-item[0], -item[1]))
-            raise ImportRejectedError([problem for _, _, problem in items], self.total)
+            raise ImportRejectedError(self.kept(), self.total)
 
 
 MAX_LINE_BYTES = 64 * 1024  # the largest event (a 5,000-character note) is far smaller
@@ -160,7 +166,7 @@ def _spill_lines(
     spill: Spill,
     lines: Iterable[tuple[int, bytes | str]],
     summary: ImportSummary,
-    problems: _Problems,
+    problems: Problems,
     progress: Progress | None,
 ) -> None:
     rows: list[tuple[str, int, bytes | str]] = []
@@ -182,8 +188,19 @@ def _spill_lines(
 CaseLines = tuple[UUID, list[tuple[int, InterchangeLine]]]
 
 
+class CheckOutput(Protocol):
+    """Where checking a group of cases puts what it finds: the scratch file (``Spill``), or,
+    in a worker process, a record of it for the importing process (``import_workers``)."""
+
+    def first_use(self, event_id: UUID, case_key: str, number: int) -> tuple[str, int] | None: ...
+
+    def add_new_files(self, opened: dict[UUID, str]) -> None: ...
+
+    def add_sealed(self, rows: Sequence[tuple[int, StoredEvent]]) -> None: ...
+
+
 def _parse_case(
-    spill: Spill, case: SpilledCase, summary: ImportSummary, problems: _Problems
+    spill: CheckOutput, case: SpilledCase, summary: ImportSummary, problems: Problems
 ) -> CaseLines | None:
     """One case's valid lines, repeats removed; None if any of its lines is bad."""
     key, lines = case
@@ -205,7 +222,7 @@ def _parse_case(
         if earlier is None:
             first[line.event_id] = (number, line)
             parsed.append((number, line))
-            bad |= _used_by_another_case(spill, line, number, problems)
+            bad |= used_by_another_case(spill, line.event_id, key, number, problems)
         elif earlier[1] == line:
             summary.duplicates += 1
         else:
@@ -216,11 +233,11 @@ def _parse_case(
     return None if bad or not parsed else (parsed[0][1].case_id, parsed)
 
 
-def _used_by_another_case(
-    spill: Spill, line: InterchangeLine, number: int, problems: _Problems
+def used_by_another_case(
+    spill: CheckOutput, event_id: UUID, case_key: str, number: int, problems: Problems
 ) -> bool:
-    earlier = spill.first_use(line.event_id, str(line.case_id), number)
-    if earlier is None or earlier[0] == str(line.case_id):
+    earlier = spill.first_use(event_id, case_key, number)
+    if earlier is None or earlier[0] == case_key:
         return False
     later, first = max(number, earlier[1]), min(number, earlier[1])
     problems.add(
@@ -230,7 +247,7 @@ def _used_by_another_case(
 
 
 def _stored_in_other_cases(
-    ledger: Ledger, cases: list[tuple[UUID, list[tuple[int, InterchangeLine]]]], problems: _Problems
+    ledger: Ledger, cases: list[tuple[UUID, list[tuple[int, InterchangeLine]]]], problems: Problems
 ) -> None:
     """Lines whose ``event_id`` another case of the store holds (one query per group): the
     store would refuse them half-way through the write, so the file is refused now."""
@@ -248,7 +265,7 @@ def _apply_case(
     lines: list[tuple[int, InterchangeLine]],
     subject_of: SubjectOf,
     summary: ImportSummary,
-    problems: _Problems,
+    problems: Problems,
 ) -> tuple[Case | None, list[tuple[int, CaseEvent]]]:
     """Offer a case's lines to it in file order: the case after them and its new events
     with their line numbers (none, and the case as stored, if a line is refused)."""
@@ -274,7 +291,7 @@ def _apply_case(
 
 
 @dataclass
-class _OpenFiles:
+class OpenFiles:
     """The files this import opens, claimed once every case is checked (rule
     one_open_file_per_employee): a file may give up its claim later in the same import
     (closed, recovered), so each is judged by its state after the whole file."""
@@ -289,7 +306,7 @@ class _OpenFiles:
             opening = [n for n, e in new if isinstance(e, SicknessReported | SicknessResumed)]
             self.opening.append(((opening or [new[0][0]])[0], after))
 
-    def claim(self, ledger: Ledger, problems: _Problems) -> None:
+    def claim(self, ledger: Ledger, problems: Problems) -> None:
         opening = sorted(self.opening, key=lambda item: item[0])
         free = ledger.claim_free_files([case for _, case in opening])
         self.claimed.extend(free)
@@ -313,7 +330,7 @@ SubjectOf = Callable[[InterchangeLine], UUID | None]
 NOT_SEALED = UUID(int=0)  # the subject of a report in a file already refused: never stored
 
 
-def _subjects(ledger: Ledger, lines: list[InterchangeLine], problems: _Problems) -> SubjectOf:
+def _subjects(ledger: Ledger, lines: list[InterchangeLine], problems: Problems) -> SubjectOf:
     """Where the employees' subjects come from: the ledger (created on first use), or, once
     the file is refused anyway, a placeholder, so that a refused file creates none."""
     if problems.total:
@@ -322,13 +339,13 @@ def _subjects(ledger: Ledger, lines: list[InterchangeLine], problems: _Problems)
     return lambda line: ledger.subject_of(line, known)
 
 
-def _check_group(
+def check_group(
     ledger: Ledger,
-    spill: Spill,
+    spill: CheckOutput,
     group: list[SpilledCase],
     summary: ImportSummary,
-    problems: _Problems,
-    files: _OpenFiles,
+    problems: Problems,
+    files: OpenFiles,
 ) -> None:
     """Validate a group of cases, apply their rules and, while the file is clean so far,
     spill their new events sealed."""
@@ -361,22 +378,23 @@ def import_lines(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     scratch_dir: str | None = None,
+    workers: int = 1,
 ) -> ImportSummary:
     """Import numbered interchange lines; raise ``ImportRejectedError`` if any is bad.
     ``scratch_dir`` holds the import's scratch file (default: ``TMPDIR``), encrypted
-    with a key that dies with the process."""
+    with a key that dies with the process. ``workers`` above 1 checks groups of cases in
+    that many processes (``import_workers``); what is stored is the same."""
     started = time.perf_counter()
     summary = ImportSummary()
-    problems = _Problems()
+    problems = Problems()
     ledger.drop_abandoned_files()  # an import killed earlier: its keys of unwritten files
-    files = _OpenFiles()
+    files = OpenFiles()
     with Spill(scratch_dir) as spill:  # (and its scratch directory: Spill removes it)
         try:
             _spill_lines(spill, lines, summary, problems, progress)
             checked = 0
-            for group in spill.case_groups(CASES_PER_GROUP):
-                _check_group(ledger, spill, group, summary, problems, files)
-                before, checked = checked, checked + sum(len(lines) for _, lines in group)
+            for lines_checked in _check_groups(ledger, spill, summary, problems, files, workers):
+                before, checked = checked, checked + lines_checked
                 if progress and checked // 10_000 > before // 10_000:
                     progress("check", checked, summary.lines)
             if not problems.total:
@@ -397,6 +415,28 @@ def import_lines(
     return summary
 
 
+def _check_groups(
+    ledger: Ledger,
+    spill: Spill,
+    summary: ImportSummary,
+    problems: Problems,
+    files: OpenFiles,
+    workers: int,
+) -> Iterator[int]:
+    """Check every group of cases, in file order; the lines of each group as it is done."""
+    groups = spill.case_groups(CASES_PER_GROUP)
+    if workers <= 1:
+        for group in groups:
+            check_group(ledger, spill, group, summary, problems, files)
+            yield sum(len(lines) for _, lines in group)
+        return
+    from services.application.import_workers import checked_in_workers  # (spawns processes)
+
+    for outcome in checked_in_workers(ledger, groups, workers):
+        outcome.merge_into(spill, summary, problems, files)
+        yield outcome.lines
+
+
 def _take_back_keys(ledger: Ledger, spill: Spill) -> None:
     """Delete the key rows this refused (or failed) import created; a failure here is
     logged, never raised over the import's own error. Rows left behind hold no personal
@@ -408,7 +448,7 @@ def _take_back_keys(ledger: Ledger, spill: Spill) -> None:
         log.warning("import: could not take back the keys of files never written", exc_info=True)
 
 
-def _take_back_claims(ledger: Ledger, files: _OpenFiles) -> None:
+def _take_back_claims(ledger: Ledger, files: OpenFiles) -> None:
     """Give up the open-file claims of files this import did not write; as with the keys,
     a failure is logged, and a claim left behind is taken over after a minute."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from collections.abc import Callable
 from datetime import datetime
@@ -50,6 +51,19 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
+
+
+def worker_count(text: str) -> int:
+    """``--workers``: a number of processes, or ``auto`` for one per core."""
+    if text == "auto":
+        return os.cpu_count() or 1
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of processes, 1 to 64, or auto")
+    return count
 
 
 def add_json(parser: argparse.ArgumentParser, what: str = "print JSON") -> None:

@@ -21,7 +21,14 @@ from services.application.read_models import (
     scale_out,
 )
 from services.bootstrap import configure_logging
-from services.cli.common import Commands, add_json, command, runtime, stop_on_signals
+from services.cli.common import (
+    Commands,
+    add_json,
+    command,
+    runtime,
+    stop_on_signals,
+    worker_count,
+)
 
 
 def register(commands: Commands) -> None:
@@ -31,15 +38,24 @@ def register(commands: Commands) -> None:
         description="Apply new events from the ledger's log to the read models (case state,\n"
         "deadlines, event index, statistics). Each page of events is written with the\n"
         "position it reached in one transaction, so an interrupted run resumes where it\n"
-        "stopped. --rebuild empties the read models and replays the whole log; --follow\n"
+        "stopped. --rebuild rebuilds them from the whole log as a bulk job: each case\n"
+        "folded once into fresh tables, swapped in at the end (readers see the old rows\n"
+        "until then; killed, it leaves them as they were). --rebuild --replay empties\n"
+        "them and replays the log page by page instead (resumable). --follow\n"
         "keeps running and applies new events as they arrive (stop with Ctrl-C or\n"
         "SIGTERM). --source kafka runs a scale-out worker of the "
         f"{' and '.join(SCALE_OUT)}\nread models in consumer group --group: start several; "
         "each owns some partitions.",
         examples=["ledger project", "ledger project --rebuild",
+                  "ledger project --rebuild --replay",
                   "ledger project --follow --poll 0.5", "ledger project --status --json"],
     )  # fmt: skip
-    p.add_argument("--rebuild", action="store_true", help="replay the whole log from zero")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from the whole log (bulk)")
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N",
+                   help="with --rebuild: fold cases in N processes (default 1; 'auto': one "
+                   "per core)")  # fmt: skip
+    p.add_argument("--replay", action="store_true",
+                   help="with --rebuild: empty the tables and replay page by page")  # fmt: skip
     p.add_argument("--follow", action="store_true", help="keep running; apply new events")
     p.add_argument("--status", action="store_true", help="show positions and lag, change nothing")
     p.add_argument("--only", nargs="+", metavar="NAME", help="only these read models")
@@ -79,13 +95,20 @@ def cmd_project(args: argparse.Namespace) -> int:
         configure_logging()
     if args.source == "kafka":
         return _kafka_worker(args)
+    if args.replay and not args.rebuild:
+        print("ledger project: --replay is a way of rebuilding; give --rebuild --replay",
+              file=sys.stderr)  # fmt: skip
+        return 2
     projections = chosen(args.only)
     with runtime() as rt:
         runner = rt.runner(projections, page_size=args.page_size)
         if args.status:
             return _status(runner, as_json=args.json)
         reporter = _Reporter("rebuild" if args.rebuild else "project", args.quiet)
-        summary = runner.rebuild(reporter) if args.rebuild else runner.run(reporter)
+        if args.rebuild:
+            summary = runner.rebuild(reporter, bulk=not args.replay, workers=args.workers)
+        else:
+            summary = runner.run(reporter)
         _summary(summary, as_json=args.json)
         if args.follow:
             _follow(runner, args)

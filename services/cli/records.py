@@ -25,6 +25,7 @@ from services.cli.common import (
     command,
     print_json,
     runtime,
+    worker_count,
 )
 
 
@@ -43,6 +44,9 @@ def register(commands: Commands) -> None:
     p.add_argument(
         "--batch-size", type=int, default=5000, help="events per transaction (default 5000)"
     )
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N",
+                   help="check cases in N processes (default 1; 'auto': one per core); "
+                   "what is stored is the same")  # fmt: skip
     add_json(p, "print a JSON summary (or JSON problems)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
 
@@ -147,6 +151,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 numbered(read_lines(source)),
                 batch_size=args.batch_size,
                 progress=None if args.quiet else _large_only(_progress(sys.stderr)),
+                workers=args.workers,
             )
         except ImportRejectedError as rejected:
             _report_rejection(rejected, as_json=args.json)

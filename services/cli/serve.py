@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import getpass
 import re
+import subprocess
 import sys
 from datetime import UTC, date, datetime
 from typing import Any
@@ -46,6 +47,10 @@ def register(commands: Commands) -> None:
     p.add_argument("--demo", action="store_true",
                    help="the sign-in page offers a link per role for the demo's files "
                    "(`make run`; loopback addresses only)")  # fmt: skip
+    p.add_argument("--follower", choices=["thread", "process", "none"], default="thread",
+                   help="what keeps the read models current: a thread of the server "
+                   "(default), a `ledger project --follow` process beside it (the requests "
+                   "then have the GIL to themselves), or none (run it yourself)")  # fmt: skip
 
     p = command(
         commands, "token", cmd_token,
@@ -196,7 +201,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     configure_logging()
     demo = tuple(demo_principals(date.today())) if args.demo else ()
-    app = create_app(Settings(demo_sign_in=demo))
+    follow = 0.5 if args.follower == "thread" else 0.0
+    app = create_app(Settings(demo_sign_in=demo, follow_seconds=follow))
     codes = app.state.ctx.sign_in_codes
     code = codes.issue(_principal(args.role, None, None))
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -208,9 +214,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  API:    {base}/docs  (Authorization: Bearer <ledger token --role ROLE>)", flush=True)
     if args.demo:
         print(f"  demo:   {base}/ui/login  (a sign-in link per role)", flush=True)
+    follower = _follower_process() if args.follower == "process" else None
     try:
         # log_config=None: uvicorn keeps our JSON handler; the request log is ours
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     finally:
+        if follower is not None:
+            follower.terminate()  # it stops at the end of its page (SIGTERM)
+            follower.wait(timeout=30)
         app.state.ctx.close()
     return 0
+
+
+def _follower_process() -> subprocess.Popen[bytes]:
+    """``ledger project --follow`` beside the server, on the same store and environment."""
+    command = [sys.executable, "-m", "services.cli", "project", "--follow", "--poll", "0.5",
+               "-q"]  # fmt: skip
+    follower = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    print(f"  read models: kept current by process {follower.pid} (ledger project --follow)",
+          flush=True)  # fmt: skip
+    return follower
