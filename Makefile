@@ -9,7 +9,7 @@ BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/postgres?schema=bench
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help install run test lint typecheck audit unit services browser schema bench profile soak attack clean
+.PHONY: help install run test lint typecheck audit unit services browser loadgen schema bench profile soak attack clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,10 @@ browser: ## Debian's chromium (browser tests), kcat (feed tests), poppler-utils 
 	@test -x $(CHROMIUM) -a -x /usr/bin/kcat -a -x /usr/bin/pdftoppm || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium kcat poppler-utils >/dev/null; }
 
+loadgen: ## Debian's wrk, the native load generator of the HTTP benchmark and profile
+	@test -x /usr/bin/wrk || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
 unit: install services browser ## pytest only
 	$(BIN)/pytest -q
 
@@ -64,7 +68,7 @@ schema: install ## regenerate schemas/interchange-event.json from the event cata
 	env -u LEDGER_FEED_TOPIC -u LEDGER_FEED_PARTITIONS $(BIN)/ledger feed --asyncapi > schemas/feed-asyncapi.json
 
 BENCH_SCALE ?= 1m
-bench: install services ## every benchmark on SQLite and PostgreSQL, baselines in the same run (BENCH_SCALE=1m, 250k or national); results appended to BENCHMARKS.md
+bench: install services loadgen ## every benchmark on SQLite and PostgreSQL, baselines in the same run (BENCH_SCALE=1m, 250k or national); results appended to BENCHMARKS.md
 	$(BIN)/python -m bench.scale_bench --database-url '$(BENCH_DATABASE_URL)' --scale $(BENCH_SCALE)
 	$(BIN)/python -m bench.import_bench --database-url '$(BENCH_DATABASE_URL)' --events $${BENCH_EVENTS:-100000}
 	$(BIN)/python -m bench.projection_bench --database-url '$(BENCH_DATABASE_URL)'
@@ -73,13 +77,14 @@ bench: install services ## every benchmark on SQLite and PostgreSQL, baselines i
 	$(BIN)/python -m bench.audit_bench --database-url '$(BENCH_DATABASE_URL)'
 
 PROFILE_CASES ?= 20000
-profile: install ## py-spy flame graphs of `ledger import` and `ledger project --rebuild` (bench/out/profile-*.svg)
+profile: install services loadgen ## py-spy flame graphs of `ledger import` and `ledger project --rebuild` (bench/out/profile-*.svg), and of `ledger serve` under wrk (top functions printed)
 	@mkdir -p bench/out && rm -f bench/out/profile.db
 	$(BIN)/ledger simulate --cases $(PROFILE_CASES) --seed 10 --today 2026-11-01 > bench/out/profile.jsonl
 	LEDGER_DATABASE_URL=sqlite:///bench/out/profile.db LEDGER_MASTER_KEY_FILE=bench/out/profile.key \
 		$(BIN)/py-spy record -o bench/out/profile-import.svg -- $(BIN)/ledger import --quiet bench/out/profile.jsonl
 	LEDGER_DATABASE_URL=sqlite:///bench/out/profile.db LEDGER_MASTER_KEY_FILE=bench/out/profile.key \
 		$(BIN)/py-spy record -o bench/out/profile-rebuild.svg -- $(BIN)/ledger project --rebuild --quiet
+	$(BIN)/python -m bench.profile_http --database-url '$(BENCH_DATABASE_URL)'
 
 attack: install services ## issue 19's attack run again: every hole's tests, faults, tampering, WAL scan, restore, more fuzzing; figures appended to BENCHMARKS.md
 	$(BIN)/python -m bench.attack --database-url '$(BENCH_DATABASE_URL)'
