@@ -32,6 +32,7 @@ from eventsourcing.utils import Environment
 
 from infra.config import database_url, eventsourcing_env
 from infra.pg_pool import use_socket_check
+from infra.pg_recorder import retried_unless_lock_timeout
 
 ColumnKind = Literal["text", "integer", "json"]
 Row = dict[str, Any]
@@ -221,9 +222,13 @@ _KINDS = {
 }
 
 
-def _ddl(table: Table, qualified: str, dialect: str) -> list[str]:
+def _columns(table: Table, dialect: str) -> str:
     kinds = _KINDS[dialect]
-    columns = ", ".join(f"{name} {kinds[kind]}" for name, kind in table.columns)
+    return ", ".join(f"{name} {kinds[kind]}" for name, kind in table.columns)
+
+
+def _ddl(table: Table, qualified: str, dialect: str) -> list[str]:
+    columns = _columns(table, dialect)
     statements = [
         f"CREATE TABLE IF NOT EXISTS {qualified} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
     ]
@@ -445,6 +450,10 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
         super().__init__(datastore, **kwargs)
         use_socket_check(datastore)
 
+    # The library tries ten times, each waiting out the pool's timeout: a store that is
+    # not there took close to a minute to say so. One wait for a connection is the answer.
+    max_tracking_id = retried_unless_lock_timeout(PostgresTrackingRecorder.max_tracking_id)
+
     def position(self, projection: str) -> int | None:
         found: int | None = self.max_tracking_id(projection)
         return found
@@ -521,8 +530,7 @@ class PostgresReadModelRecorder(PostgresTrackingRecorder, ReadModelStore):
             for table in tables:
                 shadow = self._qualified(shadow_name(table))
                 cursor.execute(cast(Any, f"DROP TABLE IF EXISTS {shadow}"))
-                kinds = _KINDS["postgres"]
-                columns = ", ".join(f"{name} {kinds[kind]}" for name, kind in table.columns)
+                columns = _columns(table, "postgres")
                 cursor.execute(cast(Any, f"CREATE TABLE {shadow} ({columns})"))
 
     def copy_rows(self, table: Table, values: Sequence[tuple[Any, ...]]) -> None:
