@@ -44,8 +44,7 @@ PAGE_SIZE = 5000
 
 @dataclass(frozen=True)
 class Page:
-    """Notifications of the log (ids ascending, maybe with gaps; by case for a bulk
-    rebuild), decoded."""
+    """Consecutive notifications of the log (ids ascending, maybe with gaps), decoded."""
 
     notifications: Sequence[Notification]
     events: Sequence[ev.CaseEvent]

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, groupby
+from operator import attrgetter
 from typing import Any, cast
 from uuid import UUID
 
@@ -72,7 +74,9 @@ def fill_shadows(
     started, done = time.monotonic(), 0
     rows = _Rows(store, tables_of(projections))
     chunks = _chunks(notifications_by_case(log.recorder, head))
-    if workers > 1 and reopen is not None:
+    if workers > 1:
+        if reopen is None:
+            raise ValueError("folding in worker processes needs a way to reopen the ledger")
         folded = _in_workers(chunks, projections, workers, reopen)
     else:
         decode = log.sealed_decoder()
@@ -91,13 +95,11 @@ def fill_shadows(
 def _chunks(pages: Iterable[list[Notification]]) -> Iterator[list[Notification]]:
     """The notifications in chunks of whole cases, about ``EVENTS_PER_CHUNK`` each."""
     chunk: list[Notification] = []
-    for page in pages:
-        for notification in page:
-            next_case = notification.originator_id != chunk[-1].originator_id if chunk else False
-            if next_case and len(chunk) >= EVENTS_PER_CHUNK:
-                yield chunk
-                chunk = []
-            chunk.append(notification)
+    for _, case in groupby(chain.from_iterable(pages), key=attrgetter("originator_id")):
+        chunk.extend(case)
+        if len(chunk) >= EVENTS_PER_CHUNK:
+            yield chunk
+            chunk = []
     if chunk:
         yield chunk
 
@@ -107,22 +109,11 @@ def _chunk_rows(
 ) -> tuple[int, TableRows]:
     """The rows of a chunk's cases, per table, in case order; and how many events."""
     found: dict[str, list[tuple[Any, ...]]] = {}
-    for events in _cases(cast(ev.CaseEvent, decode(n)) for n in chunk):
-        for table, rows in _case_rows(projections, events):
+    events = (cast(ev.CaseEvent, decode(n)) for n in chunk)
+    for _, case_events in groupby(events, key=attrgetter("originator_id")):
+        for table, rows in _case_rows(projections, list(case_events)):
             found.setdefault(table.name, []).extend(values_of(table, rows))
     return len(chunk), list(found.items())
-
-
-def _cases(events: Iterable[ev.CaseEvent]) -> Iterator[list[ev.CaseEvent]]:
-    """Events ordered by case, one case's events at a time."""
-    current: list[ev.CaseEvent] = []
-    for event in events:
-        if current and event.originator_id != current[0].originator_id:
-            yield current
-            current = []
-        current.append(event)
-    if current:
-        yield current
 
 
 def _case_rows(
